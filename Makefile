@@ -1,0 +1,28 @@
+# kubectl infer-hpa — build, test and release.
+BIN      := kubectl-infer_hpa
+PKG      := github.com/infer-hpa/kubectl-infer-hpa
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X $(PKG)/pkg/version.version=$(VERSION) -X $(PKG)/pkg/version.commit=$(COMMIT) -X $(PKG)/pkg/version.date=$(DATE)
+
+.PHONY: build test vet fmt demo-render bench
+
+build: ## Build bin/kubectl-infer_hpa
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/$(BIN) ./cmd/kubectl-infer-hpa
+
+test: ## The test command (what .ci/run calls)
+	./hack/test.sh
+
+vet:
+	go vet ./...
+
+fmt:
+	gofmt -l -w .
+
+demo-render: build ## The main job, offline: render the tutorial's setup
+	./bin/$(BIN) render --deployment vllm-gemma-deployment -n default --pod-label app=gemma-server \
+		--metrics-port 8081 --metric running=4 --min 1 --max 5 --behavior tutorial --wi-mode gsa --project my-project
+
+bench: ## Benchmarks, ratios printed against the tools a user would otherwise run
+	./hack/bench-render.sh

@@ -1,0 +1,75 @@
+// Package cmd holds the cobra commands of kubectl infer-hpa, one verb per
+// file. Each verb follows kubectl's XOptions / Complete / Validate / Run shape.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// ExitError carries a specific exit code (for example diff's 1 for "there are
+// differences") through cobra's RunE.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// NewRootCmd builds the root command with every verb attached.
+func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	flags := genericclioptions.NewConfigFlags(true)
+	_ = flags
+	root := &cobra.Command{
+		Use:   "kubectl-infer_hpa",
+		Short: "Autoscale a vLLM inference server on GKE on the metrics that matter",
+		Long: `kubectl infer-hpa wires a vLLM Deployment on GKE to a HorizontalPodAutoscaler
+driven by inference metrics: Managed Prometheus scraping of vLLM and DCGM GPU
+metrics, the custom-metrics Stackdriver adapter with Workload Identity, and
+the HPA itself.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl infer-hpa",
+		},
+	}
+	flags.AddFlags(root.PersistentFlags())
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+
+	root.AddCommand(
+		NewCmdVersion(streams),
+	)
+	return root
+}
+
+// Execute runs the root command and turns its error into an exit code.
+func Execute(streams genericiooptions.IOStreams, args []string) int {
+	root := NewRootCmd(streams)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var exitErr *ExitError
+	if errors.As(err, &exitErr) {
+		if exitErr.Err != nil {
+			fmt.Fprintln(streams.ErrOut, "error:", exitErr.Err)
+		}
+		return exitErr.Code
+	}
+	fmt.Fprintln(streams.ErrOut, "error:", err)
+	return 1
+}
