@@ -136,7 +136,7 @@ func (o *Options) Validate() error {
 
 func dns1123(flag, kind, v string, check func(string) []string) error {
 	if v == "" {
-		return fmt.Errorf("%s is required: give the %s", flag, kind)
+		return fmt.Errorf("%s is required: give the %s, e.g. %s vllm", flag, kind, flag)
 	}
 	if errs := check(v); len(errs) > 0 {
 		msg, _, _ := strings.Cut(errs[0], " (e.g.")

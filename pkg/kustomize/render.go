@@ -48,11 +48,15 @@ func (r *Result) YAML() ([]byte, error) { return r.resMap.AsYaml() }
 func (r *Result) Objects() ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	for _, res := range r.resMap.Resources() {
-		m, err := res.Map()
+		b, err := res.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", res.CurId(), err)
 		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", res.CurId(), err)
+		}
+		objs = append(objs, obj)
 	}
 	return objs, nil
 }
