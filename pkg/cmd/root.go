@@ -54,6 +54,9 @@ the HPA itself.`,
 	root.AddCommand(
 		NewCmdVersion(streams),
 		NewCmdRender(streams, flags),
+		NewCmdSetup(streams, flags),
+		NewCmdDiff(streams, flags),
+		NewCmdCleanup(streams, flags),
 	)
 	return root
 }

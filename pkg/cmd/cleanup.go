@@ -1,0 +1,149 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+)
+
+// CleanupOptions holds the state of `cleanup`.
+type CleanupOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+
+	HPAName string
+	DryRun  string
+	Timeout time.Duration
+	IAM     bool
+
+	namespace string
+	dryRun    apply.DryRunMode
+	genericiooptions.IOStreams
+}
+
+// NewCmdCleanup returns the `cleanup` command.
+func NewCmdCleanup(streams genericiooptions.IOStreams, cf *genericclioptions.ConfigFlags) *cobra.Command {
+	o := &CleanupOptions{configFlags: cf, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "cleanup [HPA] [flags]",
+		Short: "Delete everything setup applied, in reverse order",
+		Long: `Delete every object of setup's inventory (configmap/infer-hpa-HPA) in reverse
+apply order, wait until each is gone, then delete the inventory. Objects setup
+did not create are never deleted. The shared adapter, its RBAC and the
+APIServices are kept while another infer-hpa inventory exists in the cluster.
+Running it again finds nothing and succeeds.
+
+HPA is the HPA's name (by default the Deployment's name); without it, the only
+inventory in the namespace is used.`,
+		Example: `  # What would be deleted
+  kubectl infer-hpa cleanup -n default --dry-run
+
+  # Delete it
+  kubectl infer-hpa cleanup vllm-gemma-deployment -n default`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&o.HPAName, "hpa-name", "", "The HPA whose chain to delete (default: the only inventory in the namespace)")
+	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", "none, client (list what would be deleted) or server (the apiserver checks the deletes, nothing persists)")
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long to wait for the objects to be gone")
+	cmd.Flags().BoolVar(&o.IAM, "iam", false, "Also remove the Workload Identity grants setup made in Google Cloud IAM")
+	return cmd
+}
+
+// Complete reads the flags and the optional HPA argument.
+func (o *CleanupOptions) Complete(args []string) error {
+	o.namespace = namespaceOf(o.configFlags)
+	if len(args) == 1 {
+		if o.HPAName != "" && o.HPAName != args[0] {
+			return fmt.Errorf("the HPA argument %q and --hpa-name %q differ: give one", args[0], o.HPAName)
+		}
+		o.HPAName = args[0]
+	}
+	var err error
+	o.dryRun, err = apply.ParseDryRun(o.DryRun)
+	return err
+}
+
+// Validate checks the flags.
+func (o *CleanupOptions) Validate() error {
+	if o.IAM {
+		return errors.New("--iam is not available in this build (Google Cloud IAM support has not landed): remove the Workload Identity grants with gcloud, or drop --iam")
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout %s: give a positive duration such as 5m", o.Timeout)
+	}
+	return nil
+}
+
+// Run finds the inventory and deletes it.
+func (o *CleanupOptions) Run(ctx context.Context) error {
+	s, err := connect(ctx, o.configFlags)
+	if err != nil {
+		return err
+	}
+	set, found, err := o.findSet(ctx, s)
+	if err != nil || !found {
+		return err
+	}
+	progress := apply.NewProgress(o.Out)
+	a := &apply.Applier{Clients: s.env.Clients, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
+	rep, err := a.Delete(ctx, set, s.sharedKeeper(ctx, set, progress))
+	if errors.Is(err, apply.ErrNoInventory) {
+		fmt.Fprintf(o.Out, "nothing to clean up: %s does not exist\n", set)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cleanup stopped: %w\n%s", err, doneSoFar(rep))
+	}
+	for _, k := range rep.Kept {
+		fmt.Fprintf(o.Out, "%s kept (shared)\n", k)
+	}
+	verb := "complete"
+	if o.dryRun.On() {
+		verb = fmt.Sprintf("(%s dry run) would delete", o.dryRun)
+	}
+	fmt.Fprintf(o.Out, "cleanup %s: %s\n", verb, summary(rep))
+	return nil
+}
+
+// findSet is the named inventory, or the only one in the namespace.
+func (o *CleanupOptions) findSet(ctx context.Context, s *session) (apply.ApplySet, bool, error) {
+	if o.HPAName != "" {
+		return apply.ForHPA(o.namespace, o.HPAName), true, nil
+	}
+	list, err := s.env.Dynamic.Resource(apply.ConfigMapGVR).Namespace(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelID})
+	if err != nil {
+		return apply.ApplySet{}, false, fmt.Errorf("listing inventories in namespace %q: %w", o.namespace, err)
+	}
+	var names []string
+	for _, cm := range list.Items {
+		if cm.GetAnnotations()[apply.AnnotationTooling] == apply.Tooling {
+			names = append(names, strings.TrimPrefix(cm.GetName(), apply.ParentPrefix))
+		}
+	}
+	switch len(names) {
+	case 0:
+		fmt.Fprintf(o.Out, "nothing to clean up: no infer-hpa inventory in namespace %s\n", o.namespace)
+		return apply.ApplySet{}, false, nil
+	case 1:
+		return apply.ForHPA(o.namespace, names[0]), true, nil
+	}
+	return apply.ApplySet{}, false, fmt.Errorf("%d infer-hpa setups in namespace %q (%s): name one, e.g. cleanup %s", len(names), o.namespace, strings.Join(names, ", "), names[0])
+}
