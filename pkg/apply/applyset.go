@@ -45,8 +45,10 @@ func ForHPA(namespace, hpaName string) ApplySet {
 }
 
 // ID is the KEP's id: base64url(sha256(NAME.NAMESPACE.KIND.GROUP)).
-func (s ApplySet) ID() string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{s.Name, s.Namespace, "ConfigMap", ""}, applySetIDPartSplitter)))
+func (s ApplySet) ID() string { return applySetID(s.Name, s.Namespace, "ConfigMap", "") }
+
+func applySetID(name, namespace, kind, group string) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{name, namespace, kind, group}, applySetIDPartSplitter)))
 	return fmt.Sprintf(applySetIDFormat, base64.RawURLEncoding.EncodeToString(sum[:]))
 }
 
