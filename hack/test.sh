@@ -12,3 +12,6 @@ go vet ./...
 
 echo "== go test (plugin)"
 go test -count=1 ./...
+
+echo "== e2e (setup, diff, cleanup on the twin)"
+./hack/ci-e2e.sh
