@@ -37,7 +37,7 @@ var clusterPortForwardGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", 
 
 const adapterPortForward = "infer-hpa-e2e-adapter"
 
-func startStandIn(t *testing.T) *standIn {
+func startStandIn(t testing.TB) *standIn {
 	t.Helper()
 	s := &standIn{load: map[string]string{}, hits: map[string]int{}}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
