@@ -9,23 +9,18 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
 // DiffOptions holds the state of `diff`.
 type DiffOptions struct {
-	configFlags *genericclioptions.ConfigFlags
-	manifest    *ManifestFlags
-
-	library kustomize.Options
-	given   func(string) bool
+	planFlags
 	genericiooptions.IOStreams
 }
 
 // NewCmdDiff returns the `diff` command.
 func NewCmdDiff(streams genericiooptions.IOStreams, cf *genericclioptions.ConfigFlags) *cobra.Command {
-	o := &DiffOptions{configFlags: cf, manifest: NewManifestFlags(), IOStreams: streams}
+	o := &DiffOptions{planFlags: newPlanFlags(cf), IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "diff [DEPLOYMENT] [flags]",
 		Short: "Show what setup would change, as a unified diff against the live objects",
@@ -38,7 +33,10 @@ Exit status: 0 when setup would change nothing, 1 when it would, >1 on error
 		Example: `  kubectl infer-hpa diff vllm-gemma-deployment -n default --metric running=4 --metric waiting=10`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if err := o.validate(); err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
 			return o.Run(cmd.Context())
@@ -46,19 +44,6 @@ Exit status: 0 when setup would change nothing, 1 when it would, >1 on error
 	}
 	o.manifest.AddFlags(cmd.Flags())
 	return cmd
-}
-
-// Complete reads the flags and the optional DEPLOYMENT argument.
-func (o *DiffOptions) Complete(cmd *cobra.Command, args []string) error {
-	setup := &SetupOptions{configFlags: o.configFlags, manifest: o.manifest, DryRun: "none", Timeout: 1}
-	if err := setup.Complete(cmd, args); err != nil {
-		return err
-	}
-	if err := setup.Validate(); err != nil {
-		return err
-	}
-	o.library, o.given = setup.library, setup.given
-	return nil
 }
 
 // Run prints the diff and sets the exit status.
@@ -81,7 +66,7 @@ func (o *DiffOptions) diff(ctx context.Context) ([]apply.ObjectDiff, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Build(ctx, s.env, plan.Input{Options: o.library, Given: o.given, Context: s.context})
+	p, err := plan.Build(ctx, s.env, o.input(s))
 	if err != nil {
 		return nil, err
 	}

@@ -18,8 +18,7 @@ import (
 
 // SetupOptions holds the state of `setup`.
 type SetupOptions struct {
-	configFlags *genericclioptions.ConfigFlags
-	manifest    *ManifestFlags
+	planFlags
 
 	DryRun         string
 	Output         string
@@ -27,15 +26,13 @@ type SetupOptions struct {
 	ForceConflicts bool
 	SkipIAM        bool
 
-	dryRun  apply.DryRunMode
-	library kustomize.Options
-	given   func(string) bool
+	dryRun apply.DryRunMode
 	genericiooptions.IOStreams
 }
 
 // NewCmdSetup returns the `setup` command.
 func NewCmdSetup(streams genericiooptions.IOStreams, cf *genericclioptions.ConfigFlags) *cobra.Command {
-	o := &SetupOptions{configFlags: cf, manifest: NewManifestFlags(), IOStreams: streams}
+	o := &SetupOptions{planFlags: newPlanFlags(cf), IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "setup [DEPLOYMENT] [flags]",
 		Short: "Apply the whole chain to the cluster, check first, wait until it works",
@@ -85,18 +82,10 @@ func addApplyFlags(cmd *cobra.Command, dryRun *string, timeout *time.Duration, f
 
 // Complete reads the flags and the optional DEPLOYMENT argument.
 func (o *SetupOptions) Complete(cmd *cobra.Command, args []string) error {
-	lib, err := o.manifest.ToOptions(namespaceOf(o.configFlags))
-	if err != nil {
+	if err := o.planFlags.complete(cmd, args); err != nil {
 		return err
 	}
-	if len(args) == 1 {
-		if lib.Deployment != "" && lib.Deployment != args[0] {
-			return fmt.Errorf("the DEPLOYMENT argument %q and --deployment %q differ: give one", args[0], lib.Deployment)
-		}
-		lib.Deployment = args[0]
-	}
-	o.library = lib
-	o.given = givenFlags(cmd)
+	var err error
 	o.dryRun, err = apply.ParseDryRun(o.DryRun)
 	return err
 }
@@ -112,14 +101,7 @@ func (o *SetupOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout %s: give a positive duration such as 5m", o.Timeout)
 	}
-	// The deployment is discovered when not given: validate with a
-	// placeholder so that every other flag is checked now.
-	check := o.library
-	if check.Deployment == "" {
-		check.Deployment = "placeholder"
-	}
-	check.Complete()
-	return check.Validate()
+	return o.planFlags.validate()
 }
 
 // Run plans, checks, applies and reports.
@@ -128,7 +110,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, checks, err := s.planAndCheck(ctx, plan.Input{Options: o.library, Given: o.given, Context: s.context}, o.ForceConflicts)
+	p, checks, err := s.planAndCheck(ctx, o.input(s), o.ForceConflicts)
 	if err != nil {
 		return err
 	}
