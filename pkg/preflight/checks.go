@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -90,6 +91,8 @@ func checkAPIServices(ctx context.Context, env Env, in Input, r *Result) {
 		c := Check{Name: "APIService " + o.GetName()}
 		live, err := env.Get(ctx, o)
 		switch {
+		case apierrors.IsForbidden(errors.Unwrap(err)):
+			c.Detail = "not allowed to read it (see permissions)"
 		case err != nil:
 			c.Detail = err.Error()
 		case live == nil:
@@ -139,8 +142,13 @@ func checkForeign(ctx context.Context, env Env, in Input, r *Result) {
 	c := Check{Name: "existing objects"}
 	var foreign []string
 	r.ExistingNamespaces = map[string]bool{}
+	var unreadable []string
 	for _, o := range in.Objects {
 		live, err := env.Get(ctx, o)
+		if apierrors.IsForbidden(errors.Unwrap(err)) {
+			unreadable = append(unreadable, refNS(o))
+			continue
+		}
 		if err != nil {
 			c.Detail = err.Error()
 			r.add(c)
@@ -158,6 +166,8 @@ func checkForeign(ctx context.Context, env Env, in Input, r *Result) {
 		}
 	}
 	switch {
+	case len(unreadable) > 0:
+		c.Detail = "not allowed to read " + strings.Join(unreadable, ", ") + " (see permissions)"
 	case len(foreign) == 0:
 		c.OK, c.Detail = true, "none of the planned objects belongs to anyone else"
 	case in.Force:
