@@ -21,12 +21,20 @@ type Clients struct {
 	Mapper  meta.RESTMapper
 }
 
+// Client-side rate limits: a setup is a short burst of small requests
+// (kubectl's defaults of 5/10 made the access reviews alone take seconds).
+const (
+	QPS   = 50
+	Burst = 100
+)
+
 // NewClients builds the clients from kubectl's flags.
 func NewClients(g genericclioptions.RESTClientGetter) (Clients, error) {
 	cfg, err := g.ToRESTConfig()
 	if err != nil {
 		return Clients{}, err
 	}
+	cfg.QPS, cfg.Burst = QPS, Burst
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return Clients{}, err

@@ -27,6 +27,7 @@ func connect(ctx context.Context, cf *genericclioptions.ConfigFlags) (*session, 
 	if err != nil {
 		return nil, fmt.Errorf("no usable kubeconfig: %w: check --kubeconfig and --context", err)
 	}
+	cfg.QPS, cfg.Burst = apply.QPS, apply.Burst
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
