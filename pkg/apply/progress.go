@@ -48,8 +48,9 @@ func (p *Progress) Object(ref, outcome string, dryRun DryRunMode) {
 
 var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
-// Wait announces a wait and returns the function that ends it.
-func (p *Progress) Wait(what string) func(error) {
+// Wait announces "waiting for WHAT" and returns the function that ends
+// it, printing "DONE after ELAPSED" on success.
+func (p *Progress) Wait(what, done string) func(error) {
 	if p == nil {
 		return func(error) {}
 	}
@@ -58,7 +59,7 @@ func (p *Progress) Wait(what string) func(error) {
 		p.Printf("waiting for %s", what)
 		return func(err error) {
 			if err == nil {
-				p.Printf("%s: ready after %s", what, since(start))
+				p.Printf("%s after %s", done, since(start))
 			}
 		}
 	}
@@ -87,7 +88,7 @@ func (p *Progress) Wait(what string) func(error) {
 		fmt.Fprint(p.out, "\r\033[K")
 		p.mu.Unlock()
 		if err == nil {
-			p.Printf("%s: ready after %s", what, since(start))
+			p.Printf("%s after %s", done, since(start))
 		}
 	}
 }

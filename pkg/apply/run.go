@@ -77,12 +77,12 @@ func (a *Applier) Apply(ctx context.Context, set ApplySet, objs []*unstructured.
 
 func (a *Applier) waitLevel(ctx context.Context, level Level, lives []*unstructured.Unstructured) error {
 	var cond Condition
-	var what string
+	var what, done string
 	switch level.Wait {
 	case WaitReady:
-		cond, what = Ready, "the adapter to be ready"
+		cond, what, done = Ready, "the adapter to be ready", "the adapter is ready"
 	case WaitAvailable:
-		cond, what = Available, "the metrics APIs to be Available"
+		cond, what, done = Available, "the metrics APIs to be Available", "the metrics APIs are Available"
 	default:
 		return nil
 	}
@@ -96,7 +96,7 @@ func (a *Applier) waitLevel(ctx context.Context, level Level, lives []*unstructu
 			objs = append(objs, l)
 		}
 	}
-	return a.WaitFor(ctx, what, objs, cond)
+	return a.WaitFor(ctx, what, done, objs, cond)
 }
 
 // prune deletes members of the set that the plan no longer has.
@@ -202,5 +202,12 @@ func (a *Applier) deleteGroup(ctx context.Context, objs []*unstructured.Unstruct
 	if len(errs) > 0 || a.DryRun.On() {
 		return errors.Join(errs...)
 	}
-	return a.WaitFor(ctx, fmt.Sprintf("%d object(s) to be gone", len(objs)), objs, Gone)
+	return a.WaitFor(ctx, fmt.Sprintf("%s to be gone", countObjects(len(objs))), fmt.Sprintf("%s gone", countObjects(len(objs))), objs, Gone)
+}
+
+func countObjects(n int) string {
+	if n == 1 {
+		return "1 object"
+	}
+	return fmt.Sprintf("%d objects", n)
 }

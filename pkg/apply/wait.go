@@ -64,24 +64,16 @@ func Gone(live *unstructured.Unstructured) (bool, string) {
 	return false, "still exists"
 }
 
-// WaitFor polls objs until cond holds for all of them, under one spinner
-// line; on timeout the error names each object and what it is stuck on.
-func (a *Applier) WaitFor(ctx context.Context, what string, objs []*unstructured.Unstructured, cond Condition) error {
-	if len(objs) == 0 {
-		return nil
-	}
-	done := a.Progress.Wait(what)
+// WaitFor polls objs until cond holds for all of them. When they do not
+// already hold, it announces the wait (a spinner on a terminal) and, done,
+// prints "done after ELAPSED"; on timeout the error names each object and
+// what it is stuck on.
+func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstructured.Unstructured, cond Condition) error {
 	pending := map[int]string{}
 	for i := range objs {
 		pending[i] = "not checked yet"
 	}
-	timeout := a.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	err := wait.PollUntilContextCancel(wctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+	check := func(ctx context.Context) (bool, error) {
 		for i := range pending {
 			live, err := a.Get(ctx, objs[i])
 			if err != nil {
@@ -95,9 +87,20 @@ func (a *Applier) WaitFor(ctx context.Context, what string, objs []*unstructured
 			}
 		}
 		return len(pending) == 0, nil
-	})
+	}
+	if ok, _ := check(ctx); ok {
+		return nil
+	}
+	finish := a.Progress.Wait(what, done)
+	timeout := a.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := wait.PollUntilContextCancel(wctx, pollInterval, false, check)
 	if err == nil {
-		done(nil)
+		finish(nil)
 		return nil
 	}
 	var msgs []error
@@ -110,6 +113,6 @@ func (a *Applier) WaitFor(ctx context.Context, what string, objs []*unstructured
 		err = fmt.Errorf("timed out after %s waiting for %s (raise --timeout, or look at the objects below)", timeout, what)
 	}
 	err = errors.Join(append([]error{err}, msgs...)...)
-	done(err)
+	finish(err)
 	return err
 }
