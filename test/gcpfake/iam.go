@@ -161,4 +161,3 @@ func (s *Server) setSAPolicy(projectID, key string, r *request) (any, *apiError)
 	}
 	return s.writePolicy(&a.policy, r)
 }
-

@@ -238,7 +238,7 @@ func methodOf(r *request) string {
 	key := fmt.Sprintf("%s %d %s", r.method, len(s), r.verb)
 	if s[0] == "v3" || len(s) == 3 {
 		return map[string]string{
-			"GET 3 ":             MethodGetProject,
+			"GET 3 ":              MethodGetProject,
 			"POST 3 getIamPolicy": MethodGetProjectPolicy,
 			"POST 3 setIamPolicy": MethodSetProjectPolicy,
 		}[key]
