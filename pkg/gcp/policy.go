@@ -1,9 +1,9 @@
 package gcp
 
 import (
-	"errors"
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 
 	crm "google.golang.org/api/cloudresourcemanager/v1"
