@@ -18,13 +18,14 @@ const (
 )
 
 // foreignBindings are grants of other people, a conditional one among them,
-// that no path of Ensure or Remove may change.
+// that no path of Ensure or Remove may change. The conditional binding of
+// our role comes first, so code that ignored conditions would pick it.
 func foreignBindings() []gcpfake.Binding {
 	return []gcpfake.Binding{
 		{Role: "roles/editor", Members: []string{"group:platform@example.com"}},
-		{Role: gcp.RoleMonitoringViewer, Members: []string{"user:alice@example.com"}},
 		{Role: gcp.RoleMonitoringViewer, Members: []string{"user:bob@example.com"}, Condition: &gcpfake.Expr{
 			Title: "until-2030", Expression: `request.time < timestamp("2030-01-01T00:00:00Z")`}},
+		{Role: gcp.RoleMonitoringViewer, Members: []string{"user:alice@example.com"}},
 	}
 }
 
