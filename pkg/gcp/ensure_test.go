@@ -181,3 +181,35 @@ func createSA(t *testing.T, e *env, id string) {
 	}
 	resp.Body.Close()
 }
+
+// A conditional grant of our role to our member is someone's deliberate,
+// limited grant: Ensure still adds the unconditional one the adapter needs,
+// and Remove takes away only that.
+func TestConditionalGrantOfOurMemberIsNotOurs(t *testing.T) {
+	e := newEnv(t)
+	cfg := gcp.Config{Mode: gcp.ModePrincipal, ProjectID: testProject, ProjectNumber: testNumber}
+	cond := gcpfake.Binding{Role: gcp.RoleMonitoringViewer, Members: []string{cfg.WithDefaults().PrincipalMember()},
+		Condition: &gcpfake.Expr{Title: "office-hours", Expression: `request.time.getHours("Europe/Berlin") < 18`}}
+	e.fake.SetProjectPolicy(testProject, append([]gcpfake.Binding{cond}, foreignBindings()...))
+	ctx := context.Background()
+	if rep, err := e.client.Ensure(ctx, cfg); err != nil || len(rep.Changed()) != 1 {
+		t.Fatalf("ensure: %v %v", err, rep.Steps)
+	}
+	if !e.fake.HasRole(testProject, cfg.WithDefaults().PrincipalMember(), gcp.RoleMonitoringViewer) {
+		t.Fatal("no unconditional grant")
+	}
+	if _, err := e.client.Remove(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if e.fake.HasRole(testProject, cfg.WithDefaults().PrincipalMember(), gcp.RoleMonitoringViewer) {
+		t.Error("unconditional grant not removed")
+	}
+	found := false
+	for _, b := range e.fake.ProjectPolicy(testProject).Bindings {
+		found = found || (b.Condition != nil && *b.Condition == *cond.Condition && slices.Equal(b.Members, cond.Members))
+	}
+	if !found {
+		t.Errorf("the conditional grant was touched: %+v", e.fake.ProjectPolicy(testProject).Bindings)
+	}
+	assertForeignIntact(t, e.fake.ProjectPolicy(testProject))
+}
