@@ -33,6 +33,7 @@ func foreignBindings() []gcpfake.Binding {
 // retries and waits do not sleep but add up the time they would have slept.
 type env struct {
 	fake   *gcpfake.Server
+	url    string
 	client *gcp.Client
 	slept  time.Duration
 }
@@ -42,16 +43,21 @@ func newEnv(t *testing.T) *env {
 	e := &env{fake: gcpfake.New()}
 	e.fake.AddProject(testProject, testNumber)
 	e.fake.SetProjectPolicy(testProject, foreignBindings())
-	srv := httptest.NewServer(e.fake)
-	t.Cleanup(srv.Close)
-	c, err := gcp.NewClient(context.Background(), gcp.Options{IAMEndpoint: srv.URL + "/", CRMEndpoint: srv.URL + "/"})
+	e.url = httptestURL(t, e.fake) + "/"
+	e.useClient(t, gcp.Options{IAMEndpoint: e.url, CRMEndpoint: e.url})
+	return e
+}
+
+// useClient points a new client built from o at the fake.
+func (e *env) useClient(t *testing.T, o gcp.Options) {
+	t.Helper()
+	c, err := gcp.NewClient(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sleep := func(ctx context.Context, d time.Duration) error { e.slept += d; return ctx.Err() }
 	c.Retry.Sleep, c.Wait.Sleep = sleep, sleep
 	e.client = c
-	return e
 }
 
 func (e *env) cfg(mode gcp.Mode) gcp.Config {
