@@ -146,7 +146,8 @@ var (
 
 // ValidateProjectID checks a Google Cloud project ID: 6 to 30 lower-case
 // letters, digits or hyphens, starting with a letter and not ending with a
-// hyphen (legacy domain-scoped IDs "example.com:my-project" are accepted).
+// hyphen, without "google" (legacy domain-scoped IDs "example.com:my-project"
+// are accepted).
 // The error names the --project flag.
 func ValidateProjectID(id string) error {
 	name := id
@@ -155,6 +156,9 @@ func ValidateProjectID(id string) error {
 			return fmt.Errorf("--project %q: the domain part of a domain-scoped project ID is not a valid domain", id)
 		}
 		name = rest
+	}
+	if strings.Contains(name, "google") {
+		return fmt.Errorf("--project %q: a project ID cannot contain \"google\"; give the 6-30 character project ID, not the project name", id)
 	}
 	if !projectIDRE.MatchString(name) {
 		if numberRE.MatchString(id) {

@@ -19,6 +19,7 @@ func TestValidateProjectID(t *testing.T) {
 		"a-very-long-project-id-over-thirty": "6 to 30",
 		"123456789012":                       "looks like a project number",
 		"bad_domain:my-project":              "domain",
+		"my-google-project":                  "cannot contain",
 	} {
 		err := gcp.ValidateProjectID(id)
 		if (want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--project"))) {

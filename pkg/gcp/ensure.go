@@ -13,21 +13,7 @@ import (
 // no setIamPolicy call. The report lists every step; on error it lists what
 // was changed before the failure (and the error says it too).
 func (c *Client) Ensure(ctx context.Context, cfg Config) (Report, error) {
-	cfg = cfg.WithDefaults()
-	rep := Report{Mode: cfg.Mode}
-	if err := cfg.Validate(); err != nil || cfg.Mode == ModeNone {
-		return rep, err
-	}
-	var err error
-	if cfg.Mode == ModePrincipal {
-		err = c.ensurePrincipal(ctx, cfg, &rep)
-	} else {
-		err = c.ensureGSA(ctx, cfg, &rep)
-	}
-	if err != nil {
-		return rep, rep.failed(err)
-	}
-	return rep, nil
+	return c.run(ctx, cfg, c.ensurePrincipal, c.ensureGSA)
 }
 
 // Remove undoes Ensure: it revokes exactly our grants (nobody else's, no
@@ -35,18 +21,22 @@ func (c *Client) Ensure(ctx context.Context, cfg Config) (Report, error) {
 // tool created it; otherwise it only revokes the KSA's impersonation grant on
 // it. Running it again changes nothing.
 func (c *Client) Remove(ctx context.Context, cfg Config) (Report, error) {
+	return c.run(ctx, cfg, c.removePrincipal, c.removeGSA)
+}
+
+type step func(ctx context.Context, cfg Config, rep *Report) error
+
+func (c *Client) run(ctx context.Context, cfg Config, principal, gsa step) (Report, error) {
 	cfg = cfg.WithDefaults()
 	rep := Report{Mode: cfg.Mode}
 	if err := cfg.Validate(); err != nil || cfg.Mode == ModeNone {
 		return rep, err
 	}
-	var err error
-	if cfg.Mode == ModePrincipal {
-		err = c.removePrincipal(ctx, cfg, &rep)
-	} else {
-		err = c.removeGSA(ctx, cfg, &rep)
+	do := principal
+	if cfg.Mode == ModeGSA {
+		do = gsa
 	}
-	if err != nil {
+	if err := do(ctx, cfg, &rep); err != nil {
 		return rep, rep.failed(err)
 	}
 	return rep, nil
