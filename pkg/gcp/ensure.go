@@ -172,6 +172,7 @@ func (c *Client) waitReadable(ctx context.Context, cfg Config) error {
 		w.Reads = def.Reads
 	}
 	w.Interval = orDur(w.Interval, def.Interval)
+	w.Budget = orDur(w.Budget, def.Budget)
 	if w.Sleep == nil {
 		w.Sleep = sleepCtx
 	}

@@ -147,6 +147,13 @@ func TestFaultsFail(t *testing.T) {
 			},
 			kind: gcp.KindPermissionDenied, changedYet: 2,
 			msg: []string{"permission resourcemanager.projects.setIamPolicy denied", "roles/resourcemanager.projectIamAdmin", "roles/iam.workloadIdentityUser serviceAccount:my-project.svc.id.goog[custom-metrics/custom-metrics-stackdriver-adapter] granted"}},
+		{name: "no permission on the new GSA's policy (retried as staleness, then named)", mode: gcp.ModeGSA,
+			script: func(f *gcpfake.Server) {
+				f.AddFault(gcpfake.Fault{Method: gcpfake.MethodGetSAPolicy, Times: -1, Code: 403, Status: "PERMISSION_DENIED",
+					Message: "Permission 'iam.serviceAccounts.getIamPolicy' denied on resource (or it may not exist)."})
+			},
+			kind: gcp.KindPermissionDenied, changedYet: 1,
+			msg: []string{"permission iam.serviceAccounts.getIamPolicy denied", "roles/iam.serviceAccountAdmin"}},
 		{name: "quota project", mode: gcp.ModePrincipal,
 			script: func(f *gcpfake.Server) {
 				f.AddFault(gcpfake.Fault{Method: gcpfake.MethodGetProject, Times: -1, Code: 403, Status: "PERMISSION_DENIED", Reason: "SERVICE_DISABLED",

@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,7 +29,10 @@ func (r Retry) do(ctx context.Context, what string, fn func() error, retryable f
 			return err
 		}
 		d := bo.Pause()
-		if slept+d > r.Budget {
+		if slept+d > orDur(r.Budget, def.Budget) {
+			if e := (*Error)(nil); errors.As(err, &e) && e.Kind != KindAPI {
+				return err // already says what is wrong and what to do
+			}
 			return &Error{Kind: KindGaveUp, Op: what, Err: err,
 				Fix: fmt.Sprintf("gave up after %d attempts over %s; something else keeps changing it or the API is throttling: run again later", attempt, slept.Round(time.Millisecond))}
 		}
