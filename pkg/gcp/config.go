@@ -216,3 +216,18 @@ func (c Config) KSAAnnotations() map[string]string {
 	}
 	return map[string]string{KSAAnnotation: c.GSAEmail()}
 }
+
+// ProjectFromProviderID extracts the project ID from a GKE node's
+// spec.providerID ("gce://PROJECT_ID/ZONE/INSTANCE"), so setup can default
+// --project from the cluster.
+func ProjectFromProviderID(providerID string) (string, bool) {
+	rest, ok := strings.CutPrefix(providerID, "gce://")
+	if !ok {
+		return "", false
+	}
+	project, _, ok := strings.Cut(rest, "/")
+	if !ok || ValidateProjectID(project) != nil {
+		return "", false
+	}
+	return project, true
+}
