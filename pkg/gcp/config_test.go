@@ -105,9 +105,9 @@ func TestProjectFromProviderID(t *testing.T) {
 	for id, want := range map[string]string{
 		"gce://my-project/us-central1-a/gke-pool-1-abcd": "my-project",
 		"gce://example.com:my-project/us-central1-a/x":   "example.com:my-project",
-		"kwok://node-1":                                  "",
-		"gce://BAD/us-central1-a/x":                      "",
-		"gce://my-project":                               "",
+		"kwok://node-1":             "",
+		"gce://BAD/us-central1-a/x": "",
+		"gce://my-project":          "",
 	} {
 		got, ok := gcp.ProjectFromProviderID(id)
 		if got != want || ok != (want != "") {
