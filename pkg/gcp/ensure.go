@@ -70,6 +70,14 @@ func (c *Client) removePrincipal(ctx context.Context, cfg Config, rep *Report) e
 	return nil
 }
 
+// ProjectNumber looks a project's number up through Cloud Resource Manager
+// (what --print-gcloud in principal mode needs when credentials exist).
+func (c *Client) ProjectNumber(ctx context.Context, projectID string) (int64, error) {
+	cfg := Config{Mode: ModePrincipal, ProjectID: projectID}.WithDefaults()
+	err := c.resolveNumber(ctx, &cfg, &Report{})
+	return cfg.ProjectNumber, err
+}
+
 // resolveNumber looks the project number up through Cloud Resource Manager
 // unless cfg has it.
 func (c *Client) resolveNumber(ctx context.Context, cfg *Config, rep *Report) error {

@@ -22,7 +22,10 @@ func TestPrincipalLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.ProjectNumber != testNumber || e.fake.Calls(gcpfake.MethodGetProject) != 1 {
+	if n, err := e.client.ProjectNumber(ctx, testProject); n != testNumber || err != nil {
+		t.Errorf("ProjectNumber = %d, %v", n, err)
+	}
+	if rep.ProjectNumber != testNumber || e.fake.Calls(gcpfake.MethodGetProject) != 2 {
 		t.Errorf("project number %d resolved with %d projects.get calls", rep.ProjectNumber, e.fake.Calls(gcpfake.MethodGetProject))
 	}
 	if got := e.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, gcp.DefaultKSA, "", gcp.RoleMonitoringViewer); got != "principal" {

@@ -79,6 +79,9 @@ func (s *Server) SetProjectPolicy(projectID string, bindings []Binding) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.projects[projectID]
+	if p == nil {
+		return
+	}
 	p.policy.Bindings = normalize(bindings)
 	p.policy.Version = asVersion(p.policy, 3).Version
 	p.policy.Etag = s.nextEtag()
