@@ -151,10 +151,14 @@ func (c *Client) ensureServiceAccount(ctx context.Context, cfg Config, rep *Repo
 }
 
 func ownership(sa *iam.ServiceAccount) string {
+	note := "existing account adopted; cleanup will keep it"
 	if strings.Contains(sa.Description, createdByMarker) {
-		return "created by kubectl infer-hpa"
+		note = "created by kubectl infer-hpa"
 	}
-	return "existing account adopted; cleanup will keep it"
+	if sa.Disabled {
+		note += "; DISABLED, the adapter cannot use it until `gcloud iam service-accounts enable " + sa.Email + "`"
+	}
+	return note
 }
 
 // getServiceAccount returns nil, nil when the account does not exist.
