@@ -37,6 +37,9 @@ const (
 // it needs no extra object kinds.
 type ApplySet struct {
 	Name, Namespace string
+	// Annotations are extra annotations of the parent (setup records the
+	// Workload Identity settings there for cleanup --iam).
+	Annotations map[string]string
 }
 
 // ForHPA is the ApplySet of the chain that autoscales hpaName.
@@ -82,6 +85,9 @@ func (s ApplySet) Parent(gks []schema.GroupKind, namespaces []string) *unstructu
 		AnnotationTooling:    Tooling,
 		AnnotationGroupKinds: FormatGroupKinds(gks),
 		AnnotationNamespaces: strings.Join(uniqueSorted(extra), ","),
+	}
+	for k, v := range s.Annotations {
+		cm.Annotations[k] = v
 	}
 	m, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(cm)
 	delete(m["metadata"].(map[string]any), "creationTimestamp")

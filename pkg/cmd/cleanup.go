@@ -63,7 +63,7 @@ inventory in the namespace is used.`,
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", "none, client (list what would be deleted) or server (the apiserver checks the deletes, nothing persists)")
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long to wait for the objects to be gone")
-	cmd.Flags().BoolVar(&o.IAM, "iam", false, "Also remove the Workload Identity grants setup made in Google Cloud IAM")
+	cmd.Flags().BoolVar(&o.IAM, "iam", false, "Also revoke the Workload Identity grants setup made in Google Cloud IAM (give it with the cleanup that deletes the inventory: the settings are read from it)")
 	return cmd
 }
 
@@ -83,9 +83,6 @@ func (o *CleanupOptions) Complete(args []string) error {
 
 // Validate checks the flags.
 func (o *CleanupOptions) Validate() error {
-	if o.IAM {
-		return errors.New("--iam is not available in this build (Google Cloud IAM support has not landed): remove the Workload Identity grants with gcloud, or drop --iam")
-	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout %s: give a positive duration such as 5m", o.Timeout)
 	}
@@ -102,6 +99,10 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	if err != nil || !found {
 		return err
 	}
+	iam, err := o.iamStep(ctx, s, set)
+	if err != nil {
+		return err
+	}
 	progress := apply.NewProgress(o.Out)
 	a := &apply.Applier{Clients: s.env.Clients, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
 	rep, err := a.Delete(ctx, set, s.sharedKeeper(ctx, set, progress))
@@ -115,12 +116,41 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	for _, k := range rep.Kept {
 		fmt.Fprintf(o.Out, "%s kept (shared)\n", k)
 	}
-	verb := "complete"
-	if o.dryRun.On() {
-		verb = fmt.Sprintf("(%s dry run) would delete", o.dryRun)
+	switch {
+	case iam != nil && o.dryRun.On():
+		iam.printGcloud(o.Out, true)
+	case iam != nil:
+		if err := iam.run(ctx, o.Out, true); err != nil {
+			return fmt.Errorf("cleanup stopped at Google Cloud IAM: %w\nthe cluster side is gone (%s): fix the above and rerun cleanup --iam with the same flags", err, summary(rep))
+		}
 	}
-	fmt.Fprintf(o.Out, "cleanup %s: %s\n", verb, summary(rep))
+	if o.dryRun.On() {
+		fmt.Fprintf(o.Out, "cleanup (%s dry run): would delete %d objects\n", o.dryRun, rep.Count()[apply.Deleted])
+		return nil
+	}
+	fmt.Fprintf(o.Out, "cleanup complete: %s\n", summary(rep))
 	return nil
+}
+
+// iamStep reads the Workload Identity settings setup recorded on the
+// inventory, when --iam asks for their removal; nil otherwise.
+func (o *CleanupOptions) iamStep(ctx context.Context, s *session, set apply.ApplySet) (*iamStep, error) {
+	if !o.IAM {
+		return nil, nil
+	}
+	parent, err := s.env.ReadParent(ctx, set)
+	if err != nil || parent == nil {
+		return nil, err // no inventory: Delete says so
+	}
+	mode, project, gsa := iamFromParent(parent.GetAnnotations())
+	step, err := newIAMStep(ctx, mode, project, gsa, !o.dryRun.On())
+	if err != nil {
+		return nil, fmt.Errorf("--iam (recorded --wi-mode %s, --project %q): %w", mode, project, err)
+	}
+	if step == nil {
+		fmt.Fprintln(o.ErrOut, "note: --iam: setup ran with --wi-mode none: there is nothing to revoke in Google Cloud IAM")
+	}
+	return step, nil
 }
 
 // findSet is the named inventory, or the only one in the namespace.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
 // SetupOptions holds the state of `setup`.
@@ -122,7 +121,16 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		return err
 	}
 	p.Disown(checks.Foreign, checks.ExistingNamespaces)
+	var iam *iamStep
+	if !o.SkipIAM {
+		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, o.dryRun == apply.DryRunNone); err != nil {
+			return fmt.Errorf("Google Cloud IAM (--wi-mode %s): %w; or pass --skip-iam and grant roles/monitoring.viewer yourself", p.Options.WIMode, err)
+		}
+	}
 	if o.dryRun == apply.DryRunClient {
+		if iam != nil {
+			iam.printGcloud(o.ErrOut, false)
+		}
 		return printObjects(o.Out, p.WithParent(), o.Output)
 	}
 	progress := apply.NewProgress(o.Out)
@@ -131,20 +139,18 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("setup stopped: %w\n%s", err, doneSoFar(rep))
 	}
-	o.reportIAM(p)
+	switch {
+	case iam == nil && o.SkipIAM && p.Options.WIMode != kustomize.WINone:
+		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
+	case iam != nil && o.dryRun.On():
+		iam.printGcloud(o.Out, false)
+	case iam != nil:
+		if err := iam.run(ctx, o.Out, false); err != nil {
+			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nthe cluster side is done (%s): fix the above and rerun setup", err, summary(rep))
+		}
+	}
 	fmt.Fprintf(o.Out, "setup %s: %s; inventory %s\n", doneWord(o.dryRun), summary(rep), p.Set)
 	return nil
-}
-
-// reportIAM says what happens on the Google side.
-func (o *SetupOptions) reportIAM(p *plan.Plan) {
-	switch {
-	case p.Options.WIMode == kustomize.WINone:
-	case o.SkipIAM:
-		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
-	default:
-		fmt.Fprintf(o.ErrOut, "note: this build cannot configure Google Cloud IAM yet: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s), or pass --skip-iam to silence this\n", p.Options.WIMode)
-	}
 }
 
 func doneWord(m apply.DryRunMode) string {

@@ -106,8 +106,26 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 		return nil, err
 	}
 	p.Set = apply.ForHPA(o.Namespace, o.HPAName)
+	p.Set.Annotations = IAMAnnotations(o)
 	p.Objects = p.Set.Prepare(objs)
 	return p, nil
+}
+
+// Annotations of the inventory's parent that record the Workload Identity
+// settings, so that cleanup --iam undoes exactly what setup granted.
+const (
+	AnnotationWIMode  = "infer-hpa.github.io/wi-mode"
+	AnnotationProject = "infer-hpa.github.io/project"
+	AnnotationGSAName = "infer-hpa.github.io/gsa-name"
+)
+
+// IAMAnnotations records the Workload Identity settings of o.
+func IAMAnnotations(o kustomize.Options) map[string]string {
+	a := map[string]string{AnnotationWIMode: o.WIMode, AnnotationProject: o.Project}
+	if o.WIMode == kustomize.WIGSA {
+		a[AnnotationGSAName] = o.GSAName
+	}
+	return a
 }
 
 // Parent is the inventory's parent as it will be after setup.
