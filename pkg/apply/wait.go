@@ -12,7 +12,7 @@ import (
 )
 
 // pollInterval is how often a wait re-reads the object.
-const pollInterval = 250 * time.Millisecond
+const pollInterval = 100 * time.Millisecond
 
 // Condition says whether a live object is where we want it, and if not,
 // what it is stuck on.
