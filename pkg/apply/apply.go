@@ -89,6 +89,11 @@ func (a *Applier) ApplyOne(ctx context.Context, obj *unstructured.Unstructured) 
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	got, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
+	if err != nil && a.DryRun == DryRunServer && live == nil && obj.GetNamespace() != "" && apierrors.IsNotFound(err) {
+		// Its namespace is only dry-run-created: the apiserver cannot
+		// check objects in it (kubectl's server dry run has the same limit).
+		return Outcome("not checked: namespace " + obj.GetNamespace() + " does not exist yet"), nil, nil
+	}
 	if err != nil {
 		return "", nil, describeApplyError(obj, err)
 	}

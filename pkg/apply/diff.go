@@ -46,6 +46,9 @@ func (a *Applier) Diff(ctx context.Context, set ApplySet, objs []*unstructured.U
 		if err != nil {
 			return nil, err
 		}
+		if after == nil {
+			after = o // in a namespace not created yet: the plan is all we know
+		}
 		d, err := unified(Ref(o), live, after)
 		if err != nil {
 			return nil, err

@@ -92,6 +92,9 @@ func (a *Applier) waitLevel(ctx context.Context, level Level, lives []*unstructu
 	}
 	var objs []*unstructured.Unstructured
 	for _, l := range lives {
+		if l == nil {
+			continue // not checked by a server dry run
+		}
 		if ok, _ := cond(l); !ok {
 			objs = append(objs, l)
 		}

@@ -70,6 +70,7 @@ func Gone(live *unstructured.Unstructured) (bool, string) {
 // what it is stuck on.
 func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstructured.Unstructured, cond Condition) error {
 	pending := map[int]string{}
+	stuck := map[int]bool{}
 	for i := range objs {
 		pending[i] = "not checked yet"
 	}
@@ -77,13 +78,15 @@ func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstru
 		for i := range pending {
 			live, err := a.Get(ctx, objs[i])
 			if err != nil {
-				pending[i] = err.Error()
+				if _, seen := stuck[i]; !seen { // a read error never hides what the object said
+					pending[i] = err.Error()
+				}
 				continue
 			}
-			if ok, stuck := cond(live); ok {
+			if ok, why := cond(live); ok {
 				delete(pending, i)
 			} else {
-				pending[i] = stuck
+				pending[i], stuck[i] = why, true
 			}
 		}
 		return len(pending) == 0, nil
