@@ -1,0 +1,352 @@
+package twin_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	apiregv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
+)
+
+// kubectl runs the real kubectl against the twin.
+func kubectl(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", tw.Kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+tw.Kubeconfig)
+	return cmd
+}
+
+// runningPod creates a kwok pod on the CPU pool and waits for it to be Ready.
+func runningPod(t *testing.T, name string, labels map[string]string, ports ...int32) *corev1.Pod {
+	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: labels},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{"cloud.google.com/gke-nodepool": "default-pool"},
+			Containers:   []corev1.Container{{Name: "main", Image: "busybox"}},
+		},
+	}
+	for _, p := range ports {
+		pod.Spec.Containers[0].Ports = append(pod.Spec.Containers[0].Ports, corev1.ContainerPort{ContainerPort: p})
+	}
+	if _, err := tw.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = tw.Client.CoreV1().Pods("default").Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err := wait.PollUntilContextCancel(wctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		p, err := tw.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		pod = p
+		return p.Status.Phase == corev1.PodRunning && podReady(p), nil
+	})
+	if err != nil {
+		t.Fatalf("pod %s not ready: %v (phase %s)", name, err, pod.Status.Phase)
+	}
+	return pod
+}
+
+func TestKubectlLogsFollow(t *testing.T) {
+	runningPod(t, "logger", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	path, err := tw.PodLogFile(ctx, "default", "logger", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := twin.AppendLog(path, "first line"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := kubectl(ctx, "logs", "-f", "logger", "-c", "main")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case got, ok := <-lines:
+			if !ok {
+				t.Fatalf("kubectl logs -f ended before %q; stderr: %s", want, stderr.String())
+			}
+			if got != want {
+				t.Fatalf("kubectl logs -f printed %q, want %q", got, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("kubectl logs -f: no %q within 20s; stderr: %s", want, stderr.String())
+		}
+	}
+	expect("first line")
+	// Lines appended after kubectl started arrive on the open stream.
+	if err := twin.AppendLog(path, "appended while following"); err != nil {
+		t.Fatal(err)
+	}
+	expect("appended while following")
+}
+
+func TestKubectlPortForward(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from loopback behind pod port, path %s", r.URL.Path)
+	}))
+	defer srv.Close()
+	runningPod(t, "web", nil, 8080)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := tw.ForwardPodPort(ctx, "default", "web", 8080, srv.Listener.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	cmd := kubectl(ctx, "port-forward", "pod/web", ":8080", "--address", "127.0.0.1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	local := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 8080`)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				local <- m[1]
+			}
+		}
+	}()
+	var port string
+	select {
+	case port = <-local:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("kubectl port-forward did not start; stderr: %s", stderr.String())
+	}
+	resp, err := http.Get("http://127.0.0.1:" + port + "/through-the-tunnel")
+	if err != nil {
+		t.Fatalf("GET through port-forward: %v; stderr: %s", err, stderr.String())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := "hello from loopback behind pod port, path /through-the-tunnel"; string(body) != want {
+		t.Errorf("body = %q, want %q", body, want)
+	}
+}
+
+const aggGroup = "twin-test.infer-hpa.dev"
+
+// TestAggregatedAPIThroughService registers an APIService backed by a
+// normal ClusterIP Service whose endpoint is a kwok pod; the pod's port is
+// a loopback HTTPS server. The aggregator reaches it through the egress
+// proxy, marks it Available, and `kubectl get --raw` answers.
+func TestAggregatedAPIThroughService(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/apis/" + aggGroup + "/v1":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"%s/v1","resources":[{"name":"greetings","singularName":"greeting","namespaced":true,"kind":"Greeting","verbs":["get","list"]}]}`, aggGroup)
+		case "/apis/" + aggGroup + "/v1/namespaces/default/greetings":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"kind":"GreetingList","apiVersion":"%s/v1","metadata":{},"items":[{"kind":"Greeting","apiVersion":"%s/v1","metadata":{"name":"from-loopback","namespace":"default"}}]}`, aggGroup, aggGroup)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	srv.TLS = &tls.Config{}
+	srv.StartTLS()
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	runningPod(t, "greeter", map[string]string{"app": "greeter"}, 8443)
+	if err := tw.ForwardPodPort(ctx, "default", "greeter", 8443, srv.Listener.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "greeter", Namespace: "default"},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "greeter"},
+			Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443)}},
+		},
+	}
+	if _, err := tw.Client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer tw.Client.CoreV1().Services("default").Delete(context.Background(), "greeter", metav1.DeleteOptions{})
+	agg := aggregator.NewForConfigOrDie(tw.Config)
+	port := int32(443)
+	apisvc := &apiregv1.APIService{
+		ObjectMeta: metav1.ObjectMeta{Name: "v1." + aggGroup},
+		Spec: apiregv1.APIServiceSpec{
+			Group: aggGroup, Version: "v1",
+			Service:               &apiregv1.ServiceReference{Namespace: "default", Name: "greeter", Port: &port},
+			InsecureSkipTLSVerify: true, GroupPriorityMinimum: 1000, VersionPriority: 15,
+		},
+	}
+	if _, err := agg.ApiregistrationV1().APIServices().Create(ctx, apisvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer agg.ApiregistrationV1().APIServices().Delete(context.Background(), apisvc.Name, metav1.DeleteOptions{})
+	var last string
+	err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		got, err := agg.ApiregistrationV1().APIServices().Get(ctx, apisvc.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == apiregv1.Available {
+				last = fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
+				return c.Status == apiregv1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("APIService not Available: %v (last: %s)", err, last)
+	}
+	out, err := kubectl(ctx, "get", "--raw", "/apis/"+aggGroup+"/v1/namespaces/default/greetings").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"name":"from-loopback"`) {
+		t.Fatalf("kubectl get --raw: %v: %s", err, out)
+	}
+	if log := tw.Logs("egress-proxy", 200); !strings.Contains(log, "service default/greeter port 443 -> pod default/greeter port 8443") {
+		t.Errorf("egress proxy log has no route through the Service:\n%s", log)
+	}
+}
+
+// TestNoNonLoopbackPeers reads the TCP tables of every twin process (and of
+// this test process) and fails on any connection whose ends are not loopback.
+// In a private network namespace this holds by construction; outside one
+// it proves the egress proxy kept everything on loopback.
+func TestNoNonLoopbackPeers(t *testing.T) {
+	pids := append(tw.PIDs(), os.Getpid())
+	if len(pids) < 6 {
+		t.Fatalf("only %d processes to check", len(pids))
+	}
+	checked := 0
+	for _, pid := range pids {
+		inodes, err := socketInodes(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"tcp", "tcp6"} {
+			conns, err := tcpConns(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range conns {
+				if !inodes[c.inode] {
+					continue // another process's socket in the same namespace
+				}
+				checked++
+				if !c.local.IsLoopback() && !c.local.IsUnspecified() || c.state != "0A" && !c.remote.IsLoopback() {
+					t.Errorf("pid %d: %s connection %s -> %s (state %s) is not loopback", pid, table, c.local, c.remote, c.state)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no TCP sockets seen at all; the check checked nothing")
+	}
+	t.Logf("%d TCP sockets of %d processes checked, all loopback", checked, len(pids))
+}
+
+type tcpConn struct {
+	local, remote net.IP
+	state, inode  string
+}
+
+// socketInodes are the inodes of the sockets a process has open.
+func socketInodes(pid int) (map[string]bool, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(dir + "/" + fd.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if ino, ok := strings.CutPrefix(link, "socket:["); ok {
+			inodes[strings.TrimSuffix(ino, "]")] = true
+		}
+	}
+	return inodes, nil
+}
+
+// tcpConns parses /proc/PID/net/tcp{,6}.
+func tcpConns(path string) ([]tcpConn, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []tcpConn
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 {
+			continue
+		}
+		l, err1 := procIP(f[1])
+		r, err2 := procIP(f[2])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%s: bad line %q", path, line)
+		}
+		out = append(out, tcpConn{local: l, remote: r, state: f[3], inode: f[9]})
+	}
+	return out, nil
+}
+
+// procIP decodes "0100007F:1F90" (little-endian 32-bit words) to an IP.
+func procIP(s string) (net.IP, error) {
+	hexIP, _, ok := strings.Cut(s, ":")
+	if !ok || len(hexIP)%8 != 0 {
+		return nil, fmt.Errorf("bad address %q", s)
+	}
+	ip := make(net.IP, len(hexIP)/2)
+	for w := 0; w < len(hexIP)/8; w++ {
+		var word uint32
+		if _, err := fmt.Sscanf(hexIP[w*8:w*8+8], "%08X", &word); err != nil {
+			return nil, err
+		}
+		ip[w*4], ip[w*4+1], ip[w*4+2], ip[w*4+3] = byte(word), byte(word>>8), byte(word>>16), byte(word>>24)
+	}
+	return ip, nil
+}
