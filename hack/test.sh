@@ -12,3 +12,6 @@ go vet ./...
 
 echo "== go test (plugin)"
 go test -count=1 ./...
+
+echo "== twin (test/twin: local GKE twin, cached build + tests)"
+./hack/ci-twin.sh

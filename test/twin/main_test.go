@@ -30,7 +30,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "twin: started in %s (own network namespace: %v)\n", time.Since(began).Round(time.Millisecond), twin.InOwnNetNS())
+	leaks.start()
 	code := m.Run()
+	leaks.stop()
 	if code != 0 {
 		for _, c := range []string{"kube-apiserver", "kwok", "kube-controller-manager", "egress-proxy"} {
 			fmt.Fprintf(os.Stderr, "--- %s log (tail)\n%s\n", c, tw.Logs(c, 15))

@@ -26,6 +26,8 @@ type Twin struct {
 	Kubeconfig string
 	// Context is the kubeconfig context, gke_PROJECT_LOCATION_CLUSTER.
 	Context string
+	// EgressSocket is the Unix socket of the apiserver's egress proxy.
+	EgressSocket string
 	// Config and Client reach the apiserver as cluster admin.
 	Config *rest.Config
 	Client kubernetes.Interface
@@ -40,29 +42,25 @@ type Twin struct {
 
 // Start brings up a twin and returns when nodes are Ready and the default
 // service account exists. On error everything started is stopped again.
-func Start(ctx context.Context, opts Options) (t *Twin, err error) {
+func Start(ctx context.Context, opts Options) (*Twin, error) {
 	if err := opts.Complete(); err != nil {
 		return nil, err
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	t = &Twin{Options: opts, Dir: opts.Dir, Context: opts.Context()}
+	t := &Twin{Options: opts, Dir: opts.Dir, Context: opts.Context()}
 	if t.Dir == "" {
-		if t.Dir, err = os.MkdirTemp("", "twin-"); err != nil {
+		dir, err := os.MkdirTemp("", "twin-")
+		if err != nil {
 			return nil, err
 		}
-		t.ownsDir = true
+		t.Dir, t.ownsDir = dir, true
 	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("%w (logs in %s)", err, filepath.Join(t.Dir, "logs"))
-			t.stop(false)
-		}
-	}()
 	began := time.Now()
 	if err := t.start(ctx); err != nil {
-		return t, err
+		_ = t.stop(false) // keep the dir: its logs explain the failure
+		return nil, fmt.Errorf("%w (logs in %s)", err, filepath.Join(t.Dir, "logs"))
 	}
 	t.logf("twin %s ready in %s (kubeconfig %s)", t.Context, time.Since(began).Round(10*time.Millisecond), t.Kubeconfig)
 	return t, nil
@@ -110,6 +108,7 @@ func (t *Twin) start(ctx context.Context) error {
 		return err
 	}
 	socket := filepath.Join(t.Dir, "egress.sock")
+	t.EgressSocket = socket
 	egress, err := writeFile(t.Dir, "egress-selector.yaml", egressConfig(socket))
 	if err != nil {
 		return err
@@ -152,12 +151,12 @@ func (t *Twin) start(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := t.install(ctx); err != nil {
+		return err
+	}
 	pctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	if err := t.proxy.start(pctx, t.Config); err != nil {
-		return err
-	}
-	if err := t.install(ctx); err != nil {
 		return err
 	}
 
