@@ -59,6 +59,13 @@ options:
   tlsCertFile: %q
   tlsPrivateKeyFile: %q
   nodeLeaseDurationSeconds: 40
+  nodeLeaseParallelism: 4
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  podsOnNodeSyncParallelism: 1
+  enablePodsOnNodeSyncListPager: true
+  enableDebuggingHandlers: true
+  enableProfilingHandler: false
   enableCRDs: [%s]
 `, kwokNodeAnnotation, kwokNodeValue, serverAddr, kubeletPort, serving.certPath, serving.keyPath, strings.Join(kwokCRDKinds, ", "))
 	for _, s := range []string{nodeinit.DefaultNodeInit, heartbeat.DefaultNodeHeartbeatWithLease,
