@@ -189,3 +189,54 @@ func describePods(pods *corev1.PodList) string {
 	}
 	return b.String()
 }
+
+// TestHPAControllerRuns: the real HPA controller picks up an HPA on a
+// Deployment. No custom metrics API is served yet (the simulation adds one),
+// so it reports that it cannot get the metric — which proves it ran.
+func TestHPAControllerRuns(t *testing.T) {
+	const hpa = `
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: gemma-server
+  namespace: default
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: gemma-server
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Pods
+    pods:
+      metric:
+        name: prometheus.googleapis.com|vllm:num_requests_running|gauge
+      target:
+        type: AverageValue
+        averageValue: "4"
+`
+	gvr := schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}
+	if err := apply(t, gvr, hpa); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var last string
+	err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		h, err := tw.Client.AutoscalingV2().HorizontalPodAutoscalers("default").Get(ctx, "gemma-server", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range h.Status.Conditions {
+			last += string(c.Type) + "=" + string(c.Status) + " " + c.Reason + "; "
+			if c.Type == "ScalingActive" && c.Reason == "FailedGetPodsMetric" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("HPA controller did not report on the HPA: %v (conditions seen: %s)", err, last)
+	}
+}
