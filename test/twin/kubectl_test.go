@@ -32,6 +32,32 @@ func kubectl(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startKubectl starts a long-running kubectl and streams its stdout lines;
+// it is killed when the test ends.
+func startKubectl(t *testing.T, ctx context.Context, args ...string) (<-chan string, *strings.Builder) {
+	t.Helper()
+	cmd := kubectl(ctx, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines, stderr
+}
+
 // runningPod creates a kwok pod on the CPU pool and waits for it to be Ready.
 func runningPod(t *testing.T, name string, labels map[string]string, ports ...int32) *corev1.Pod {
 	t.Helper()
@@ -79,25 +105,7 @@ func TestKubectlLogsFollow(t *testing.T) {
 	if err := twin.AppendLog(path, "first line"); err != nil {
 		t.Fatal(err)
 	}
-	cmd := kubectl(ctx, "logs", "-f", "logger", "-c", "main")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines, stderr := startKubectl(t, ctx, "logs", "-f", "logger", "-c", "main")
 	expect := func(want string) {
 		t.Helper()
 		select {
@@ -131,23 +139,12 @@ func TestKubectlPortForward(t *testing.T) {
 	if err := tw.ForwardPodPort(ctx, "default", "web", 8080, srv.Listener.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
-	cmd := kubectl(ctx, "port-forward", "pod/web", ":8080", "--address", "127.0.0.1")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines, stderr := startKubectl(t, ctx, "port-forward", "pod/web", ":8080", "--address", "127.0.0.1")
 	local := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 8080`)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+		for l := range lines {
+			if m := re.FindStringSubmatch(l); m != nil {
 				local <- m[1]
 			}
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -54,19 +53,11 @@ func exitCodeErr(code int) error {
 }
 
 func execWithTwin(ctx context.Context, opts twin.Options, args []string) error {
-	if err := twin.EnterNetNS(); err != nil {
-		return err
-	}
-	opts.Log = os.Stderr
-	t, err := twin.Start(ctx, opts)
+	t, stopTwin, err := startTwin(ctx, opts)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := t.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "twin: stop:", err)
-		}
-	}()
+	defer stopTwin()
 	c := exec.CommandContext(ctx, args[0], args[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	c.Env = append(os.Environ(), "KUBECONFIG="+t.Kubeconfig, "INFER_HPA_TWIN_KUBECONFIG="+t.Kubeconfig, "INFER_HPA_TWIN_CONTEXT="+t.Context)

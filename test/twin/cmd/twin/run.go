@@ -35,24 +35,18 @@ func newRunCmd() *cobra.Command {
 }
 
 func runTwin(ctx context.Context, opts twin.Options, stateDir string) error {
-	if err := twin.EnterNetNS(); err != nil {
-		return err
-	}
-	opts.Log = os.Stderr
 	if stateDir != "" {
 		opts.Dir = filepath.Join(stateDir, "cluster")
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return err
 		}
 	}
-	t, err := twin.Start(ctx, opts)
+	t, stopTwin, err := startTwin(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := t.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "twin: stop:", err)
-		}
+		stopTwin()
 		if stateDir != "" {
 			_ = os.RemoveAll(opts.Dir)
 			_ = os.Remove(statePath(stateDir))
@@ -67,4 +61,21 @@ func runTwin(ctx context.Context, opts twin.Options, stateDir string) error {
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "twin: stopping")
 	return nil
+}
+
+// startTwin starts a twin that logs to stderr; call stop to end it.
+func startTwin(ctx context.Context, opts twin.Options) (*twin.Twin, func(), error) {
+	if err := twin.EnterNetNS(); err != nil {
+		return nil, nil, err
+	}
+	opts.Log = os.Stderr
+	t, err := twin.Start(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, func() {
+		if err := t.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "twin: stop:", err)
+		}
+	}, nil
 }
