@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 )
 
 // Behavior presets, DCGM modes and Workload Identity modes.
@@ -31,7 +33,7 @@ const (
 	// DefaultAdapterImage is the adapter image of the tutorial and GKE docs.
 	DefaultAdapterImage = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.1-gke.0"
 	// DefaultGSAName is the tutorial's Google service account name.
-	DefaultGSAName = "metrics-adapter-gsa"
+	DefaultGSAName = gcp.DefaultGSAName
 )
 
 // Options are the parameters of the library. Field comments name the
@@ -93,31 +95,9 @@ func (o *Options) Complete() {
 	}
 }
 
-var (
-	// Project IDs: 6-30 characters, lower-case letters, digits, hyphens,
-	// starting with a letter and not ending with a hyphen.
-	projectIDRE = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
-	// Service account IDs: 6-30 characters, same alphabet.
-	gsaNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
-	// Image references: a loose check that catches spaces and empty parts.
-	imageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
-)
-
-// ValidateProjectID checks a Google Cloud project ID.
-func ValidateProjectID(p string) error {
-	if !projectIDRE.MatchString(p) || strings.Contains(p, "google") {
-		return fmt.Errorf("--project %q is not a valid project ID: use the 6-30 character ID (lower-case letters, digits, hyphens; starts with a letter), not the project name or number", p)
-	}
-	return nil
-}
-
-// ValidateGSAName checks a Google service account ID (the part before @).
-func ValidateGSAName(n string) error {
-	if len(n) < 6 || len(n) > 30 || !gsaNameRE.MatchString(n) {
-		return fmt.Errorf("--gsa-name %q is not a valid service account ID: use 6-30 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen", n)
-	}
-	return nil
-}
+// imageRE is a loose check of image references that catches spaces and
+// empty parts.
+var imageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 
 // Validate checks every option and returns the first problem, naming the
 // flag and the fix.
@@ -238,7 +218,7 @@ func (o *Options) validateModes() error {
 		return fmt.Errorf("--adapter-image %q is not an image reference: use e.g. %s", o.AdapterImage, DefaultAdapterImage)
 	}
 	if o.Project != "" {
-		if err := ValidateProjectID(o.Project); err != nil {
+		if err := gcp.ValidateProjectID(o.Project); err != nil {
 			return err
 		}
 	}
@@ -248,7 +228,7 @@ func (o *Options) validateModes() error {
 	if o.Project == "" {
 		return errors.New("--wi-mode gsa needs --project to name the Google service account: add --project PROJECT_ID")
 	}
-	return ValidateGSAName(o.GSAName)
+	return gcp.ValidateGSAName(o.GSAName)
 }
 
 func oneOf(flag, v string, allowed ...string) error {
@@ -262,5 +242,5 @@ func oneOf(flag, v string, allowed ...string) error {
 
 // GSAEmail is the Google service account's e-mail in gsa mode.
 func (o *Options) GSAEmail() string {
-	return fmt.Sprintf("%s@%s.iam.gserviceaccount.com", o.GSAName, o.Project)
+	return gcp.Config{ProjectID: o.Project, GSAName: o.GSAName}.GSAEmail()
 }

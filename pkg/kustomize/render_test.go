@@ -41,18 +41,22 @@ func variants() map[string]Options {
 		return o
 	}
 	return map[string]Options{
-		"tutorial":          tutorial(),
-		"defaults":          with(func(*Options) {}),
-		"metric-waiting":    with(func(o *Options) { o.Metrics = []Metric{{Name: "waiting", Target: quantity("5")}} }),
-		"metric-kv-cache":   with(func(o *Options) { o.Metrics = []Metric{{Name: "kv-cache"}} }),
-		"metric-gpu-util":   with(func(o *Options) { o.Metrics = []Metric{{Name: "gpu-util"}} }),
-		"metrics-all":       with(func(o *Options) { o.Metrics = []Metric{{Name: "running"}, {Name: "waiting"}, {Name: "kv-cache", Target: quantity("0.7")}, {Name: "gpu-util", Target: quantity("60")}} }),
-		"behavior-kube":     with(func(o *Options) { o.Behavior = BehaviorKubernetes }),
-		"wi-none":           with(func(o *Options) { o.WIMode = WINone }),
-		"wi-gsa-custom":     with(func(o *Options) { o.WIMode, o.Project, o.GSAName = WIGSA, "prod-llm-123", "hpa-metrics-reader" }),
-		"dcgm-self":         with(func(o *Options) { o.DCGM, o.Metrics = DCGMSelf, []Metric{{Name: "gpu-util"}} }),
-		"dcgm-off":          with(func(o *Options) { o.DCGM = DCGMOff }),
-		"named-port-mirror": with(func(o *Options) { o.Namespace, o.MetricsPort, o.AdapterImage = "llm", "metrics", "mirror.example.com/gke/adapter:v0.16.1" }),
+		"tutorial":        tutorial(),
+		"defaults":        with(func(*Options) {}),
+		"metric-waiting":  with(func(o *Options) { o.Metrics = []Metric{{Name: "waiting", Target: quantity("5")}} }),
+		"metric-kv-cache": with(func(o *Options) { o.Metrics = []Metric{{Name: "kv-cache"}} }),
+		"metric-gpu-util": with(func(o *Options) { o.Metrics = []Metric{{Name: "gpu-util"}} }),
+		"metrics-all": with(func(o *Options) {
+			o.Metrics = []Metric{{Name: "running"}, {Name: "waiting"}, {Name: "kv-cache", Target: quantity("0.7")}, {Name: "gpu-util", Target: quantity("60")}}
+		}),
+		"behavior-kube": with(func(o *Options) { o.Behavior = BehaviorKubernetes }),
+		"wi-none":       with(func(o *Options) { o.WIMode = WINone }),
+		"wi-gsa-custom": with(func(o *Options) { o.WIMode, o.Project, o.GSAName = WIGSA, "prod-llm-123", "hpa-metrics-reader" }),
+		"dcgm-self":     with(func(o *Options) { o.DCGM, o.Metrics = DCGMSelf, []Metric{{Name: "gpu-util"}} }),
+		"dcgm-off":      with(func(o *Options) { o.DCGM = DCGMOff }),
+		"named-port-mirror": with(func(o *Options) {
+			o.Namespace, o.MetricsPort, o.AdapterImage = "llm", "metrics", "mirror.example.com/gke/adapter:v0.16.1"
+		}),
 	}
 }
 
