@@ -55,17 +55,20 @@ func (p *process) exited() error {
 	}
 }
 
-// stop asks the process to end, then kills it after grace.
-func (p *process) stop(grace time.Duration) {
+// stop asks the process to end, then kills it after grace; it reports
+// whether it had to kill.
+func (p *process) stop(grace time.Duration) (killed bool) {
 	if p.cmd.Process == nil {
-		return
+		return false
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
+		return false
 	case <-time.After(grace):
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
+		return true
 	}
 }
 

@@ -254,13 +254,20 @@ func (t *Twin) Stop() error {
 }
 
 func (t *Twin) stop(removeDir bool) error {
-	for i := len(t.procs) - 1; i >= 0; i-- {
-		t.procs[i].stop(5 * time.Second)
-	}
-	t.procs = nil
+	// The proxy's watches first: the apiserver waits for open watches
+	// before it exits.
 	if t.cancel != nil {
 		t.cancel()
 	}
+	for i := len(t.procs) - 1; i >= 0; i-- {
+		began := time.Now()
+		if t.procs[i].stop(5 * time.Second) {
+			t.logf("%s did not stop within 5s of SIGTERM: killed", t.procs[i].name)
+		} else {
+			t.logf("%s stopped in %s", t.procs[i].name, time.Since(began).Round(time.Millisecond))
+		}
+	}
+	t.procs = nil
 	var errs []error
 	if t.proxy != nil {
 		errs = append(errs, t.proxy.close())
