@@ -32,16 +32,23 @@ func RunInNetNS(argv []string, env []string) (int, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(env, EnvNetNS+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return 1, fmt.Errorf("%w: %w", ErrNoNetNS, err)
+	}
+	err := cmd.Wait()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitCode(), nil
 	}
 	if err != nil {
-		return 1, fmt.Errorf("run in a new network namespace: %w", err)
+		return 1, err
 	}
 	return 0, nil
 }
+
+// ErrNoNetNS: a network namespace could not be made (root without
+// CAP_SYS_ADMIN, say); callers fall back to the host's network.
+var ErrNoNetNS = errors.New("cannot create a network namespace")
 
 // EnterNetNS brings `lo` up when this process runs in a twin network
 // namespace; elsewhere it does nothing.
@@ -88,6 +95,10 @@ func MainInNetNS() {
 		os.Exit(1)
 	}
 	code, err := RunInNetNS(append([]string{exe}, os.Args[1:]...), os.Environ())
+	if errors.Is(err, ErrNoNetNS) {
+		fmt.Fprintln(os.Stderr, "twin:", err, "- running on the host network, relying on the egress proxy")
+		return
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "twin:", err)
 	}

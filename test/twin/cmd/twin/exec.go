@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -31,10 +32,13 @@ INFER_HPA_TWIN_NETNS=0).`,
 					return err
 				}
 				code, err := twin.RunInNetNS(append([]string{exe}, os.Args[1:]...), os.Environ())
-				if err != nil {
-					return err
+				if !errors.Is(err, twin.ErrNoNetNS) {
+					if err != nil {
+						return err
+					}
+					return exitCodeErr(code)
 				}
-				return exitCodeErr(code)
+				fmt.Fprintln(os.Stderr, "twin:", err, "- running on the host network, relying on the egress proxy")
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
