@@ -51,7 +51,7 @@ func Render(w, h int, axis lipgloss.Style, series ...Series) string {
 	c := timeserieslinechart.New(w, h,
 		timeserieslinechart.WithTimeRange(tmin, tmax),
 		timeserieslinechart.WithYRange(0, ymax),
-		timeserieslinechart.WithXYSteps(0, 2),
+		timeserieslinechart.WithXYSteps(0, max(h-1, 1)),
 		timeserieslinechart.WithAxesStyles(axis, axis),
 		timeserieslinechart.WithYLabelFormatter(func(_ int, v float64) string {
 			return strconv.FormatFloat(v, 'g', 3, 64)

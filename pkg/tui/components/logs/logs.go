@@ -46,7 +46,10 @@ func (m *Model) Title() string {
 				errs++
 			}
 		}
-		if errs > 0 {
+		switch {
+		case errs == 1:
+			t += " (1 error)"
+		case errs > 1:
 			t += fmt.Sprintf(" (%d errors)", errs)
 		}
 	}

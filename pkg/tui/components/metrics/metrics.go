@@ -71,7 +71,7 @@ func (m *Model) metric(mi watch.MetricInfo, h int) string {
 	default:
 		head += st.OK.Render(watch.FormatValue(mi.Current)+" ▼") + st.Dim.Render(" / "+target)
 	}
-	head += st.Dim.Render(" " + strings.ToLower(mi.TargetType))
+	head += st.Dim.Render(map[string]string{"AverageValue": " avg/pod", "Value": " total", "Utilization": " util"}[mi.TargetType])
 	lines := []string{head}
 	if mi.Error != "" {
 		lines = append(lines, st.Err.Render("! "+mi.Error))

@@ -125,6 +125,10 @@ func (m *Model) refresh() {
 		}
 	}
 	m.table.SetRows(rows)
+	if m.table.Cursor() < 0 && len(rows) > 0 {
+		// An empty table leaves the cursor at -1, which hides the last row.
+		m.table.SetCursor(0)
+	}
 	m.table.SetWidth(m.w)
 	m.table.SetHeight(m.h)
 }
