@@ -30,7 +30,6 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // NewRootCmd builds the root command with every verb attached.
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	flags := genericclioptions.NewConfigFlags(true)
-	_ = flags
 	root := &cobra.Command{
 		Use:   "kubectl-infer_hpa",
 		Short: "Autoscale a vLLM inference server on GKE on the metrics that matter",
@@ -51,6 +50,7 @@ the HPA itself.`,
 
 	root.AddCommand(
 		NewCmdVersion(streams),
+		NewCmdWatch(streams, flags),
 	)
 	return root
 }

@@ -13,8 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	autoscalingv2informers "k8s.io/client-go/informers/autoscaling/v2"
 	appsv1informers "k8s.io/client-go/informers/apps/v1"
+	autoscalingv2informers "k8s.io/client-go/informers/autoscaling/v2"
 	corev1informers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -124,7 +124,9 @@ func New(opts Options) *Watcher {
 	w.dirty.Store(true)
 	c, ns, t := opts.Client, opts.Target.Namespace, opts.Target
 	byName := func(name string) func(*metav1.ListOptions) {
-		return func(o *metav1.ListOptions) { o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String() }
+		return func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+		}
 	}
 	byObject := func(kind, name string) func(*metav1.ListOptions) {
 		return func(o *metav1.ListOptions) {

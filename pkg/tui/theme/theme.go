@@ -14,8 +14,8 @@ import (
 // Styles are the named styles of the screen.
 type Styles struct {
 	Title, Dim, Bold, OK, Warn, Err, Accent lipgloss.Style
-	Series, Target, Desired                lipgloss.Style
-	Border, FocusBorder                    lipgloss.Style
+	Series, Target, Desired                 lipgloss.Style
+	Border, FocusBorder                     lipgloss.Style
 }
 
 // Default returns the screen's styles.
