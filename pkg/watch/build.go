@@ -91,16 +91,19 @@ func podsOf(p *panel) []*corev1.Pod {
 }
 
 // events merges the HPA's and the Deployment's events, newest first. The
-// informers are already narrowed by field selector; the kind/name check
-// keeps the result right even where a server ignores field selectors.
+// informers are already narrowed by field selector; the kind/name check and
+// the UID de-duplication keep the result right even where a server (or a
+// fake) ignores field selectors.
 func (w *Watcher) events() []EventInfo {
 	t := w.opts.Target
 	want := map[string]bool{"HorizontalPodAutoscaler/" + t.HPA: true, "Deployment/" + t.Deployment: true}
 	var out []EventInfo
+	seen := map[string]bool{}
 	for _, p := range []*panel{w.hpaEvents, w.deployEvents} {
 		for _, o := range p.informer.GetStore().List() {
 			if e, ok := o.(*corev1.Event); ok {
-				if ei := eventInfo(e); want[ei.Object] {
+				if ei := eventInfo(e); want[ei.Object] && !seen[ei.UID] {
+					seen[ei.UID] = true
 					out = append(out, ei)
 				}
 			}

@@ -102,7 +102,11 @@ func (p *PlainPrinter) hpaLines(s Snapshot, first bool, line func(string, ...any
 	}
 	for _, c := range h.Conditions {
 		if pc, ok := prevCond[c.Type]; !ok || pc.Status != c.Status || pc.Reason != c.Reason {
-			line("condition %s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message)
+			msg := ""
+			if c.Message != "" {
+				msg = ": " + c.Message
+			}
+			line("condition %s=%s %s%s", c.Type, c.Status, c.Reason, msg)
 		}
 	}
 }
