@@ -23,7 +23,11 @@ type Model struct {
 }
 
 // New returns an empty events panel.
-func New(s theme.Styles) *Model { return &Model{styles: s, vp: viewport.New()} }
+func New(s theme.Styles) *Model {
+	vp := viewport.New()
+	vp.SoftWrap = true
+	return &Model{styles: s, vp: vp}
+}
 
 // Title implements components.Component.
 func (m *Model) Title() string {

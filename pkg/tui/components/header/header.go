@@ -49,9 +49,8 @@ func (m *Model) View() string {
 	}
 	l1 = append(l1, st.Dim.Render("ns ")+s.Namespace)
 	if h := s.HPA; h != nil {
-		l1 = append(l1, st.Accent.Render("hpa/"+h.Name)+" → "+strings.ToLower(h.TargetKind)+"/"+h.TargetName,
-			fmt.Sprintf("min %d max %d", h.MinReplicas, h.MaxReplicas))
-		l2 = append(l2, st.Dim.Render("behavior ")+h.Behavior)
+		l1 = append(l1, st.Accent.Render("hpa/"+h.Name)+" → "+strings.ToLower(h.TargetKind)+"/"+h.TargetName)
+		l2 = append(l2, fmt.Sprintf("min %d max %d", h.MinReplicas, h.MaxReplicas), st.Dim.Render("behavior ")+h.Behavior)
 	} else {
 		l2 = append(l2, st.Err.Render("! "+s.HPAError))
 	}

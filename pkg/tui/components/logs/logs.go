@@ -33,7 +33,9 @@ func New(s theme.Styles) *Model {
 	in := textinput.New()
 	in.Prompt = "/"
 	in.Placeholder = "filter (enter to apply, esc to clear)"
-	return &Model{styles: s, vp: viewport.New(), input: in}
+	vp := viewport.New()
+	vp.SoftWrap = true // adapter errors are long; the part that matters is often at the end
+	return &Model{styles: s, vp: vp, input: in}
 }
 
 // Title implements components.Component.
