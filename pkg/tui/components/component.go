@@ -64,3 +64,19 @@ func ShortPod(name string, w int) string {
 	}
 	return "…" + name[len(name)-w+1:]
 }
+
+// Static is the state of a panel that only draws the latest snapshot and
+// has nothing to scroll; panels embed it for the Component plumbing.
+type Static struct {
+	Snap *watch.Snapshot
+	W, H int
+}
+
+// SetSnapshot implements Component.
+func (s *Static) SetSnapshot(snap *watch.Snapshot) { s.Snap = snap }
+
+// SetSize implements Component.
+func (s *Static) SetSize(w, h int) { s.W, s.H = w, h }
+
+// Update implements Component; a static panel ignores input.
+func (s *Static) Update(tea.Msg) tea.Cmd { return nil }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui/components"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui/components/chart"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui/theme"
@@ -19,9 +17,8 @@ import (
 
 // Model is the metrics panel.
 type Model struct {
+	components.Static
 	styles theme.Styles
-	snap   *watch.Snapshot
-	w, h   int
 }
 
 // New returns an empty metrics panel.
@@ -30,25 +27,16 @@ func New(s theme.Styles) *Model { return &Model{styles: s} }
 // Title implements components.Component.
 func (m *Model) Title() string { return "Metrics" }
 
-// SetSnapshot implements components.Component.
-func (m *Model) SetSnapshot(s *watch.Snapshot) { m.snap = s }
-
-// SetSize implements components.Component.
-func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
-
-// Update implements components.Component; the panel has nothing to scroll.
-func (m *Model) Update(tea.Msg) tea.Cmd { return nil }
-
 // View implements components.Component.
 func (m *Model) View() string {
-	s := m.snap
+	s := m.Snap
 	if s == nil || s.HPA == nil {
 		return m.styles.Dim.Render("no HPA yet")
 	}
 	if len(s.Metrics) == 0 {
 		return m.styles.Warn.Render("! the HPA has no metrics in its spec")
 	}
-	per := max(m.h/len(s.Metrics), 1)
+	per := max(m.H/len(s.Metrics), 1)
 	var blocks []string
 	for _, mi := range s.Metrics {
 		blocks = append(blocks, m.metric(mi, per))
@@ -82,7 +70,7 @@ func (m *Model) metric(mi watch.MetricInfo, h int) string {
 	if c := m.chart(mi, h-len(lines)); c != "" {
 		lines = append(lines[:1], append([]string{c}, lines[1:]...)...)
 	}
-	return theme.Fit(strings.Join(lines, "\n"), m.w, min(h, len(strings.Split(strings.Join(lines, "\n"), "\n"))))
+	return theme.Fit(strings.Join(lines, "\n"), m.W, min(h, len(strings.Split(strings.Join(lines, "\n"), "\n"))))
 }
 
 func (m *Model) perPod(vals map[string]float64) string {
@@ -99,7 +87,7 @@ func (m *Model) perPod(vals map[string]float64) string {
 }
 
 func (m *Model) chart(mi watch.MetricInfo, h int) string {
-	pts := m.snap.History.Metrics[mi.Name]
+	pts := m.Snap.History.Metrics[mi.Name]
 	if len(pts) == 0 {
 		return ""
 	}
@@ -109,7 +97,7 @@ func (m *Model) chart(mi watch.MetricInfo, h int) string {
 		times[i], vals[i], targets[i] = p.Time, p.Value, p.Target
 	}
 	st := m.styles
-	return chart.Render(m.w, h, st.Dim,
+	return chart.Render(m.W, h, st.Dim,
 		chart.Series{Name: "target", Style: st.Target, Times: times, Values: targets},
 		chart.Series{Name: "value", Style: st.Series, Times: times, Values: vals})
 }

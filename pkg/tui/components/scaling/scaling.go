@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui/components"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui/components/chart"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui/theme"
@@ -18,9 +16,8 @@ import (
 
 // Model is the scaling panel.
 type Model struct {
+	components.Static
 	styles theme.Styles
-	snap   *watch.Snapshot
-	w, h   int
 }
 
 // New returns an empty scaling panel.
@@ -29,19 +26,10 @@ func New(s theme.Styles) *Model { return &Model{styles: s} }
 // Title implements components.Component.
 func (m *Model) Title() string { return "Scaling" }
 
-// SetSnapshot implements components.Component.
-func (m *Model) SetSnapshot(s *watch.Snapshot) { m.snap = s }
-
-// SetSize implements components.Component.
-func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
-
-// Update implements components.Component; the panel has nothing to scroll.
-func (m *Model) Update(tea.Msg) tea.Cmd { return nil }
-
 // View implements components.Component.
 func (m *Model) View() string {
 	st := m.styles
-	s := m.snap
+	s := m.Snap
 	if s == nil || s.HPA == nil {
 		msg := "waiting for the HPA…"
 		if s != nil && s.HPAError != "" {
@@ -63,10 +51,10 @@ func (m *Model) View() string {
 		}
 	}
 	conds := m.conditions(h.Conditions, false)
-	chartH := m.h - 2 - len(conds)
+	chartH := m.H - 2 - len(conds)
 	if chartH < 3 {
 		conds = m.conditions(h.Conditions, true)
-		chartH = m.h - 2 - len(conds)
+		chartH = m.H - 2 - len(conds)
 	}
 	lines := []string{summary}
 	if c := m.chart(chartH); c != "" {
@@ -104,7 +92,7 @@ func (m *Model) conditions(cs []watch.Condition, compact bool) []string {
 }
 
 func (m *Model) chart(h int) string {
-	pts := m.snap.History.Replicas
+	pts := m.Snap.History.Replicas
 	if len(pts) == 0 {
 		return ""
 	}
@@ -114,7 +102,7 @@ func (m *Model) chart(h int) string {
 		times[i], cur[i], des[i] = p.Time, float64(p.Current), float64(p.Desired)
 	}
 	st := m.styles
-	return chart.Render(m.w, h, st.Dim,
+	return chart.Render(m.W, h, st.Dim,
 		chart.Series{Name: "desired", Style: st.Desired, Times: times, Values: des},
 		chart.Series{Name: "current", Style: st.Series, Times: times, Values: cur})
 }
