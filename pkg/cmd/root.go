@@ -44,12 +44,16 @@ the HPA itself.`,
 		},
 	}
 	flags.AddFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w: see '%s --help'", err, c.CommandPath())
+	})
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 
 	root.AddCommand(
 		NewCmdVersion(streams),
+		NewCmdRender(streams, flags),
 		NewCmdWatch(streams, flags),
 	)
 	return root
