@@ -47,7 +47,9 @@ func Render(w, h int, axis lipgloss.Style, series ...Series) string {
 	if !tmax.After(tmin) {
 		tmax = tmin.Add(time.Second)
 	}
-	ymax = niceCeil(ymax * 1.1)
+	// The top label sits one row below the range's top, at ymax·(h-1)/h:
+	// stretch the range so that label reads a round number.
+	ymax = niceCeil(ymax*1.1) * float64(h) / float64(h-1)
 	c := timeserieslinechart.New(w, h,
 		timeserieslinechart.WithTimeRange(tmin, tmax),
 		timeserieslinechart.WithYRange(0, ymax),
