@@ -244,7 +244,15 @@ func (w *Watcher) startAdapterTails(ctx context.Context) {
 		}
 	}
 	_, _ = w.adapter.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: start,
+		AddFunc: func(obj any) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				if info := podInfo(pod); info.Restarts > 0 && info.LastTermination != "" {
+					w.logs.add(w.opts.Now(), pod.Name, fmt.Sprintf("container has restarted %d times, last termination: %s",
+						info.Restarts, info.LastTermination))
+				}
+			}
+			start(obj)
+		},
 		UpdateFunc: func(oldObj, newObj any) {
 			o, n := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
 			if before, after := podInfo(o), podInfo(n); after.Restarts > before.Restarts {

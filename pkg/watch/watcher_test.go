@@ -8,6 +8,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
@@ -67,7 +68,7 @@ func TestWatcherBuildsSnapshotFromInformers(t *testing.T) {
 		testPod("custom-metrics-stackdriver-adapter-1", "custom-metrics", map[string]string{"k8s-app": "custom-metrics-stackdriver-adapter"}, true),
 	)
 	s := runUntil(t, newTestWatcher(c), func(s Snapshot) bool {
-		return s.HPA != nil && len(s.Pods) == 2 && len(s.Events) == 2 && len(s.Logs) > 0 &&
+		return s.HPA != nil && len(s.Pods) == 2 && len(s.Events) == 2 && len(s.Logs) > 1 &&
 			len(s.Metrics) == 1 && len(s.Metrics[0].PerPod) == 2
 	})
 	if s.HPA.CurrentReplicas != 2 || s.HPA.DesiredReplicas != 3 || s.HPA.MinReplicas != 1 || s.HPA.MaxReplicas != 5 {
@@ -92,8 +93,13 @@ func TestWatcherBuildsSnapshotFromInformers(t *testing.T) {
 	if s.Deployment == nil || s.Deployment.ReadyReplicas != 2 {
 		t.Errorf("deployment = %+v", s.Deployment)
 	}
-	// The fake clientset answers every log request with "fake logs".
-	if s.Logs[0].Text != "fake logs" || s.Logs[0].Pod != "custom-metrics-stackdriver-adapter-1" {
+	// The adapter pod's past OOM kill is reported first, highlighted; then
+	// the log itself (the fake clientset answers every log request with
+	// "fake logs").
+	if s.Logs[0].Text != "container has restarted 1 times, last termination: OOMKilled" || !s.Logs[0].Error {
+		t.Errorf("first log line = %+v", s.Logs[0])
+	}
+	if s.Logs[1].Text != "fake logs" || s.Logs[1].Pod != "custom-metrics-stackdriver-adapter-1" || s.Logs[1].Error {
 		t.Errorf("logs = %+v", s.Logs)
 	}
 	if len(s.History.Replicas) == 0 || s.History.Replicas[len(s.History.Replicas)-1].Desired != 3 {
@@ -125,5 +131,31 @@ func TestWatcherDegradesPanelOnForbidden(t *testing.T) {
 	}
 	if s.HPA.CurrentReplicas != 1 {
 		t.Errorf("HPA panel should still work: %+v", s.HPA)
+	}
+}
+
+// TestWatcherReportsAdapterRestart: an adapter container that restarts (the
+// adapter's known OOM kill) becomes a highlighted line in the log panel.
+func TestWatcherReportsAdapterRestart(t *testing.T) {
+	adapter := testPod("custom-metrics-stackdriver-adapter-1", "custom-metrics", map[string]string{"k8s-app": "custom-metrics-stackdriver-adapter"}, true)
+	c := fake.NewClientset(testHPA(1, 1), testDeployment(), adapter)
+	var once sync.Once
+	s := runUntil(t, newTestWatcher(c), func(s Snapshot) bool {
+		if len(s.AdapterPods) == 1 {
+			once.Do(func() {
+				p := adapter.DeepCopy()
+				p.Status.ContainerStatuses[0].RestartCount = 2
+				_, _ = c.CoreV1().Pods("custom-metrics").UpdateStatus(context.Background(), p, metav1.UpdateOptions{})
+			})
+		}
+		for _, l := range s.Logs {
+			if l.Error && strings.Contains(l.Text, "container restarted (restarts 2, last termination: OOMKilled)") {
+				return true
+			}
+		}
+		return false
+	})
+	if len(s.AdapterPods) != 1 || s.AdapterPods[0].Restarts != 2 {
+		t.Errorf("adapter pods = %+v", s.AdapterPods)
 	}
 }
