@@ -62,6 +62,7 @@ the HPA itself.`,
 		NewCmdSetup(streams, flags),
 		NewCmdDiff(streams, flags),
 		NewCmdCleanup(streams, flags),
+		NewCmdWatch(streams, flags),
 	)
 	return root
 }
