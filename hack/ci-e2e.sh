@@ -9,5 +9,14 @@ if [ ! -f hack/build-twin.sh ]; then
 	exit 0
 fi
 bin=$(bash hack/build-twin.sh | tail -n 1)
+# The watch test runs the dashboard in tmux (it skips, saying so, without it).
+if ! command -v tmux >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "ci-e2e: installing tmux for the watch test" >&2
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+	else
+		echo "ci-e2e: tmux not installed and not root: TestWatchScaleUp will be SKIPPED" >&2
+	fi
+fi
 echo "== go test (e2e on the twin: $bin)"
 INFER_HPA_TWIN_BIN="$bin" INFER_HPA_E2E=1 go test -count=1 -timeout 20m ./test/e2e/

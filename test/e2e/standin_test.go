@@ -31,6 +31,12 @@ type standIn struct {
 	mu   sync.Mutex
 	load map[string]string // metric name -> value per pod
 	hits map[string]int
+	// total, when set for a metric, is spread evenly over the matching pods
+	// (the load of a Service split across its replicas) instead of load.
+	total map[string]float64
+	// served, when set, hears of every answered pods query (the watch test
+	// writes it to the adapter pod's log).
+	onServe func(metric, namespace string, pods int, value string)
 }
 
 var clusterPortForwardGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "clusterportforwards"}
@@ -39,7 +45,7 @@ const adapterPortForward = "infer-hpa-e2e-adapter"
 
 func startStandIn(t testing.TB) *standIn {
 	t.Helper()
-	s := &standIn{load: map[string]string{}, hits: map[string]int{}}
+	s := &standIn{load: map[string]string{}, hits: map[string]int{}, total: map[string]float64{}}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.TLS = &tls.Config{}
 	s.srv.StartTLS()
@@ -104,9 +110,11 @@ func (s *standIn) serve(w http.ResponseWriter, r *http.Request) {
 func (s *standIn) podMetrics(w http.ResponseWriter, r *http.Request, version, ns, metric string) {
 	s.mu.Lock()
 	value, ok := s.load[metric]
+	total, spread := s.total[metric]
+	onServe := s.onServe
 	s.hits[metric]++
 	s.mu.Unlock()
-	if !ok {
+	if !ok && !spread {
 		http.Error(w, fmt.Sprintf("no data for metric %s", metric), http.StatusNotFound)
 		return
 	}
@@ -114,6 +122,12 @@ func (s *standIn) podMetrics(w http.ResponseWriter, r *http.Request, version, ns
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
+	}
+	if spread {
+		value = strconv.FormatFloat(total/float64(max(len(pods.Items), 1)), 'f', 3, 64)
+	}
+	if onServe != nil {
+		onServe(metric, ns, len(pods.Items), value)
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	var items []any
