@@ -33,12 +33,15 @@ const EnvBenchWatch = "INFER_HPA_BENCH_WATCH"
 //   - frame delay: from an HPA status update sent to the apiserver (the
 //     test writes status.desiredReplicas) until tmux's screen shows it,
 //     polled with capture-pane as fast as it runs (a few ms);
+//
 //   - idle CPU of the watch process over 60 s with nothing changing
 //     (still polling custom.metrics.k8s.io every 5 s), from /proc;
+//
 //   - peak RSS (VmHWM) of the process;
+//
 //   - LIST requests after start-up (everything else should ride on watches).
 //
-//	INFER_HPA_E2E=1 INFER_HPA_BENCH_WATCH=1 go test -run TestWatchBenchmark -v ./test/e2e/
+//     INFER_HPA_E2E=1 INFER_HPA_BENCH_WATCH=1 go test -run TestWatchBenchmark -v ./test/e2e/
 func TestWatchBenchmark(t *testing.T) {
 	if os.Getenv(EnvBenchWatch) == "" {
 		t.Skip("set INFER_HPA_BENCH_WATCH=1 (make bench-watch does) to measure watch on the twin")
@@ -139,7 +142,9 @@ func TestWatchBenchmark(t *testing.T) {
 	after := proxy.reset()
 
 	slices.Sort(delays)
-	pct := func(p float64) time.Duration { return delays[int(p*float64(len(delays)-1)+0.5)].Round(time.Millisecond) }
+	pct := func(p float64) time.Duration {
+		return delays[int(p*float64(len(delays)-1)+0.5)].Round(time.Millisecond)
+	}
 	idleCPU := 100 * (cpu1 - cpu0).Seconds() / at1.Sub(at0).Seconds()
 	report := fmt.Sprintf(`watch on the twin (120×40 tmux, HPA sync 2s, metrics poll 5s)
 frame delay, status update -> screen (n=%d): median %s, p90 %s, max %s   (goal <= 300ms)
