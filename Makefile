@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/pkg/version.version=$(VERSION) -X $(PKG)/pkg/version.commit=$(COMMIT) -X $(PKG)/pkg/version.date=$(DATE)
 
-.PHONY: build test vet fmt demo-render bench e2e
+.PHONY: build test vet fmt demo-render bench e2e demo bench-watch
 
 build: ## Build bin/kubectl-infer_hpa
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/$(BIN) ./cmd/kubectl-infer-hpa
@@ -29,3 +29,9 @@ bench: ## Benchmarks, ratios printed against the tools a user would otherwise ru
 
 e2e: ## setup/diff/cleanup end to end on the local twin (builds the twin if needed)
 	./hack/ci-e2e.sh
+
+demo: ## The tutorial on the local twin: setup, a load stepping up and down, and watch on this terminal (q quits, cleans up)
+	./hack/demo-watch.sh
+
+bench-watch: ## watch on the twin: frame delay, idle CPU, peak RSS, LIST requests (needs tmux; not in CI)
+	./hack/bench-watch.sh

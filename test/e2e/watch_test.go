@@ -91,10 +91,10 @@ func (w *tutorialWorld) setTotal(v float64) {
 	w.adapter.mu.Unlock()
 }
 
-// ramp raises the load in steps until ctx ends: 1, 2, 4, 6, 9, 12 requests
-// running in all; with a target of 4 per pod that asks for 3 replicas.
-func (w *tutorialWorld) ramp(ctx context.Context, step time.Duration) {
-	for _, v := range []float64{1, 2, 4, 6, 9, 12} {
+// ramp sets the load (requests running over all pods) to each value in
+// turn, holding each for step, until ctx ends.
+func (w *tutorialWorld) ramp(ctx context.Context, step time.Duration, values ...float64) {
+	for _, v := range values {
 		w.setTotal(v)
 		select {
 		case <-ctx.Done():
@@ -249,7 +249,8 @@ func TestWatchScaleUp(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go w.ramp(ctx, 3*time.Second)
+	// 12 requests at a target of 4 per pod ask for 3 replicas.
+	go w.ramp(ctx, 3*time.Second, 1, 2, 4, 6, 9, 12)
 
 	var values []float64
 	var screen string
