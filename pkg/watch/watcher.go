@@ -39,6 +39,10 @@ type Options struct {
 	Heartbeat       time.Duration // snapshot even when nothing changed, default 1s
 	MetricsInterval time.Duration // custom metrics poll, default 5s
 	HistoryPoints   int           // default 900
+	// HistoryInterval is how often an unchanged value is sampled again
+	// (a change is always sampled); default 5s. Charts of a quiet HPA then
+	// change, and are drawn again, only that often.
+	HistoryInterval time.Duration
 	MaxLogLines     int           // default 500
 	MaxEvents       int           // default 100
 	Now             func() time.Time
@@ -49,6 +53,7 @@ func (o *Options) defaults() {
 	setDefault(&o.Heartbeat, time.Second)
 	setDefault(&o.MetricsInterval, 5*time.Second)
 	setDefault(&o.HistoryPoints, 900)
+	setDefault(&o.HistoryInterval, 5*time.Second)
 	setDefault(&o.MaxLogLines, 500)
 	setDefault(&o.MaxEvents, 100)
 	if o.AdapterSelector == "" {
@@ -119,7 +124,7 @@ func New(opts Options) *Watcher {
 		logs:       &logBuffer{max: opts.MaxLogLines},
 		metricVals: map[string]map[string]float64{},
 		metricErrs: map[string]string{},
-		history:    newHistoryRecorder(opts.HistoryPoints, opts.Heartbeat),
+		history:    newHistoryRecorder(opts.HistoryPoints, opts.HistoryInterval),
 	}
 	w.dirty.Store(true)
 	c, ns, t := opts.Client, opts.Target.Namespace, opts.Target

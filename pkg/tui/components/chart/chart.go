@@ -3,6 +3,8 @@
 package chart
 
 import (
+	"encoding/binary"
+	"hash/fnv"
 	"math"
 	"strconv"
 	"time"
@@ -70,6 +72,46 @@ func Render(w, h int, axis lipgloss.Style, series ...Series) string {
 	}
 	c.DrawBrailleDataSets(names)
 	return c.View()
+}
+
+// Cache keeps the last chart it drew and draws again only when the size or
+// the data changed. A quiet screen is redrawn every second for its clocks,
+// and drawing the charts is half of a frame's cost. The styles passed must
+// stay the same over a Cache's life (a component's theme is fixed).
+type Cache struct {
+	key   uint64
+	valid bool
+	view  string
+}
+
+// Render is Render, or the previous result when nothing changed.
+func (c *Cache) Render(w, h int, axis lipgloss.Style, series ...Series) string {
+	k := fingerprint(w, h, series)
+	if !c.valid || k != c.key {
+		c.key, c.valid, c.view = k, true, Render(w, h, axis, series...)
+	}
+	return c.view
+}
+
+// fingerprint hashes the size and every point of every series.
+func fingerprint(w, h int, series []Series) uint64 {
+	d := fnv.New64a()
+	var b [8]byte
+	put := func(u uint64) {
+		binary.LittleEndian.PutUint64(b[:], u)
+		_, _ = d.Write(b[:])
+	}
+	put(uint64(w))
+	put(uint64(h))
+	for _, s := range series {
+		_, _ = d.Write([]byte(s.Name))
+		put(uint64(len(s.Times)))
+		for i, t := range s.Times {
+			put(uint64(t.UnixNano()))
+			put(math.Float64bits(s.Values[i]))
+		}
+	}
+	return d.Sum64()
 }
 
 // niceCeil rounds up to 1, 2 or 5 times a power of ten so axis labels stay short.

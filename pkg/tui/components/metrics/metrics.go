@@ -19,10 +19,11 @@ import (
 type Model struct {
 	components.Static
 	styles theme.Styles
+	charts map[string]*chart.Cache // by metric name
 }
 
 // New returns an empty metrics panel.
-func New(s theme.Styles) *Model { return &Model{styles: s} }
+func New(s theme.Styles) *Model { return &Model{styles: s, charts: map[string]*chart.Cache{}} }
 
 // Title implements components.Component.
 func (m *Model) Title() string { return "Metrics" }
@@ -97,7 +98,12 @@ func (m *Model) chart(mi watch.MetricInfo, h int) string {
 		times[i], vals[i], targets[i] = p.Time, p.Value, p.Target
 	}
 	st := m.styles
-	return chart.Render(m.W, h, st.Dim,
+	c := m.charts[mi.Name]
+	if c == nil {
+		c = &chart.Cache{}
+		m.charts[mi.Name] = c
+	}
+	return c.Render(m.W, h, st.Dim,
 		chart.Series{Name: "target", Style: st.Target, Times: times, Values: targets},
 		chart.Series{Name: "value", Style: st.Series, Times: times, Values: vals})
 }

@@ -18,6 +18,7 @@ import (
 type Model struct {
 	components.Static
 	styles theme.Styles
+	charts chart.Cache
 }
 
 // New returns an empty scaling panel.
@@ -102,7 +103,7 @@ func (m *Model) chart(h int) string {
 		times[i], cur[i], des[i] = p.Time, float64(p.Current), float64(p.Desired)
 	}
 	st := m.styles
-	return chart.Render(m.W, h, st.Dim,
+	return m.charts.Render(m.W, h, st.Dim,
 		chart.Series{Name: "desired", Style: st.Desired, Times: times, Values: des},
 		chart.Series{Name: "current", Style: st.Series, Times: times, Values: cur})
 }
