@@ -39,10 +39,7 @@ type Options struct {
 	Heartbeat       time.Duration // snapshot even when nothing changed, default 1s
 	MetricsInterval time.Duration // custom metrics poll, default 5s
 	HistoryPoints   int           // default 900
-	// HistoryInterval is how often an unchanged value is sampled again
-	// (a change is always sampled); default 5s. Charts of a quiet HPA then
-	// change, and are drawn again, only that often.
-	HistoryInterval time.Duration
+	HistoryInterval time.Duration // resample unchanged values this often (changes always), default 5s
 	MaxLogLines     int           // default 500
 	MaxEvents       int           // default 100
 	Now             func() time.Time
