@@ -145,11 +145,11 @@ func principal() string {
 // vllm:num_requests_running = load / (number of such pods), the way a
 // steady stream of requests spreads over a Service's endpoints.
 type vllmPods struct {
-	ns   string
-	mu   sync.Mutex
+	ns     string
+	mu     sync.Mutex
 	load   float64
 	tokens float64 // prompt tokens so far (all pods together; a counter)
-	srvs map[string]*http.Server
+	srvs   map[string]*http.Server
 }
 
 func newVLLMPods(t *testing.T, ns string) *vllmPods {

@@ -69,7 +69,7 @@ func (c *Collector) targets(u *unstructured.Unstructured, cluster bool) ([]*targ
 			b.Set("job", u.GetName())
 			b.Set("instance", pod.Name+":"+ep.Port.String())
 			ctrlName, ctrlType := topLevelController(pod)
-			meta := map[string]string{"pod": pod.Name, "container": container, "node": pod.Spec.NodeName,
+			meta := map[string]string{"namespace": pod.Namespace, "pod": pod.Name, "container": container, "node": pod.Spec.NodeName,
 				"top_level_controller_name": ctrlName, "top_level_controller_type": ctrlType}
 			for _, m := range metadata {
 				b.Set(m, meta[m])
