@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
 const (
@@ -45,6 +47,12 @@ type Options struct {
 	// HPASyncPeriod is the HPA controller's sync period (default 15s as on GKE).
 	HPASyncPeriod time.Duration
 
+	// Simulate, when set, runs the simulation (test/twin/sim/runner): a
+	// simulated vLLM server behind every vLLM pod, a DCGM exporter pod per
+	// GPU node, and kwok stages that keep vLLM pods unready while the model
+	// loads.
+	Simulate *runner.Options
+
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -77,6 +85,9 @@ func (o *Options) Complete() error {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Simulate != nil {
+		o.Simulate.Complete()
 	}
 	var err error
 	if o.BinDir == "" {
