@@ -43,6 +43,9 @@ type Twin struct {
 	// Sim runs the simulated vLLM servers and DCGM exporters (nil unless
 	// Options.Simulate).
 	Sim *runner.Runner
+	// GoogleURL is the base URL of the local IAM + Cloud Resource Manager
+	// server (empty unless Options.GoogleAPI); see GoogleEnv.
+	GoogleURL string
 }
 
 // Start brings up a twin and returns when nodes are Ready and the default
@@ -178,6 +181,9 @@ func (t *Twin) start(ctx context.Context) error {
 	if err := t.waitReady(ctx); err != nil {
 		return err
 	}
+	if err := t.startGoogleAPI(logDir); err != nil {
+		return err
+	}
 	return t.startSimulation(ctx)
 }
 
@@ -212,6 +218,8 @@ func apiserverArgs(p *pki, port int, etcdURL, egress string) []string {
 		"--egress-selector-config-file=" + egress,
 		"--enable-aggregator-routing=false",
 		"--allow-privileged=true",
+		// As on GKE: pods requesting nvidia.com/gpu tolerate the GPU taint.
+		"--enable-admission-plugins=ExtendedResourceToleration",
 		"--shutdown-delay-duration=0s",
 	}
 }

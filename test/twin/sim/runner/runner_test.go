@@ -15,16 +15,14 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/load"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/tutorial"
 )
 
 var tw *twin.Twin
@@ -51,46 +49,6 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
-}
-
-// gemma is the tutorial's Deployment: app gemma-server, vLLM on port 8081,
-// one GPU each, tolerating the GPU taint.
-func gemma(replicas int32) *appsv1.Deployment {
-	labels := map[string]string{"app": "gemma-server"}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "vllm-gemma-deployment", Namespace: "default"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					NodeSelector: map[string]string{"cloud.google.com/gke-accelerator": "nvidia-l4"},
-					Tolerations:  []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
-					Containers: []corev1.Container{{
-						Name: "inference-server", Image: "vllm/vllm-openai:latest",
-						Command: []string{"python3", "-m", "vllm.entrypoints.openai.api_server"},
-						Args:    []string{"--model=$(MODEL_ID)", "--tensor-parallel-size=1", "--host=0.0.0.0", "--port=8081", "--max-num-seqs", "4"},
-						Env:     []corev1.EnvVar{{Name: "MODEL_ID", Value: "google/gemma-3-1b-it"}},
-						Ports:   []corev1.ContainerPort{{ContainerPort: 8081}},
-						Resources: corev1.ResourceRequirements{
-							Limits: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")},
-						},
-					}},
-				},
-			},
-		},
-	}
-}
-
-func gemmaService() *corev1.Service {
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "llm-service", Namespace: "default"},
-		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{"app": "gemma-server"},
-			Ports:    []corev1.ServicePort{{Protocol: corev1.ProtocolTCP, Port: 8000, TargetPort: intstr.FromInt32(8081)}},
-		},
-	}
 }
 
 func ready(p *corev1.Pod) bool {
@@ -151,11 +109,19 @@ func kubectl(ctx context.Context, args ...string) *exec.Cmd {
 
 func TestSimulation(t *testing.T) {
 	ctx := context.Background()
-	if _, err := tw.Client.CoreV1().Services("default").Create(ctx, gemmaService(), metav1.CreateOptions{}); err != nil {
+	if _, err := tw.Client.CoreV1().Services("default").Create(ctx, tutorial.Service("default"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Client.CoreV1().Secrets("default").Create(ctx, tutorial.Secret("default"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	created := time.Now()
-	if _, err := tw.Client.AppsV1().Deployments("default").Create(ctx, gemma(2), metav1.CreateOptions{}); err != nil {
+	// The tutorial's Deployment (no GPU toleration: admission adds it),
+	// with a small batch so the argument parsing shows.
+	d := tutorial.Deployment("default", 2)
+	c := &d.Spec.Template.Spec.Containers[0]
+	c.Args = append(c.Args, "--max-num-seqs", "4")
+	if _, err := tw.Client.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// A pod that does not run vLLM is still Ready at once.
@@ -262,7 +228,7 @@ func metricsThroughPortForward(t *testing.T, pod string) {
 }
 
 func loadSpreads(t *testing.T, pods []corev1.Pod) {
-	res, err := load.Run(context.Background(), load.Target{Client: tw.Client, Namespace: "default", Service: "llm-service",
+	res, err := load.Run(context.Background(), load.Target{Client: tw.Client, Namespace: "default", Service: tutorial.ServiceName,
 		EgressSocket: tw.EgressSocket}, load.Options{Concurrency: 6, Requests: 60, MaxTokens: 20})
 	if err != nil {
 		t.Fatal(err)
