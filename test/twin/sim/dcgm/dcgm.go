@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/loopback"
 )
 
 // Load is what the exporter learns about the workload on a GPU.
@@ -104,16 +106,9 @@ func New(n Node) *Exporter {
 
 // Start builds an exporter and serves /metrics on addr (loopback only).
 func Start(n Node, addr string) (*Exporter, error) {
-	host, _, err := net.SplitHostPort(addr)
+	ln, err := loopback.Listen(addr)
 	if err != nil {
-		return nil, err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("dcgm: %s is not a loopback address", addr)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dcgm: %w", err)
 	}
 	e := New(n)
 	e.ln = ln

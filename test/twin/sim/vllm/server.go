@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/loopback"
 )
 
 // Server is one simulated vLLM server.
@@ -39,20 +41,13 @@ func New(m Model) (*Server, error) {
 // Start builds a server and serves it on addr, which must be a loopback
 // address (127.0.0.1:0 picks a free port).
 func Start(m Model, addr string) (*Server, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("vllm: %s is not a loopback address", addr)
-	}
 	s, err := New(m)
 	if err != nil {
 		return nil, err
 	}
-	if s.ln, err = net.Listen("tcp", addr); err != nil {
+	if s.ln, err = loopback.Listen(addr); err != nil {
 		s.engine.close()
-		return nil, err
+		return nil, fmt.Errorf("vllm: %w", err)
 	}
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(s.ln) }()
