@@ -40,7 +40,7 @@ func applyDemo(ctx context.Context, t *twin.Twin) error {
 func printDemo(out io.Writer, s *state, stateDir string) {
 	fmt.Fprintf(out, `twin %s is up (pid %d) with the demo:
   - deployment/%s (1 replica, app=%s, vLLM on :%d, one nvidia.com/gpu) and service/%s in namespace %s;
-    every vLLM pod runs a simulated vLLM server and turns Ready after its model loads (30s by default)
+    every vLLM pod runs a simulated vLLM server and turns Ready once its model has loaded (--model-load-delay, 30s by default)
   - a simulated DCGM exporter pod per GPU node in gke-managed-system
   - a local Google API server (IAM, Cloud Resource Manager) for project %s
 
