@@ -27,7 +27,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/gmp"
 )
 
@@ -43,6 +42,18 @@ const (
 // when it does not. gcpfake.Server.IdentityHasRole and GCPFakeURL answer it.
 type IdentityChecker interface {
 	IdentityHasRole(ctx context.Context, project, namespace, ksa, gsa, role string) (string, error)
+}
+
+// Host is what the adapter needs from the twin (twin.Twin provides it).
+type Host struct {
+	Client kubernetes.Interface
+	// Kubeconfig reaches the apiserver as admin (delegated authn/authz, listers).
+	Kubeconfig string
+	// Dir receives the serving certificate (Dir/adapter-certs).
+	Dir            string
+	ForwardPodPort func(ctx context.Context, namespace, pod string, port int32, target string) error
+	PodLogFile     func(ctx context.Context, namespace, pod, container string) (string, error)
+	AppendLog      func(path string, lines ...string) error
 }
 
 // Options shape the adapter.
@@ -69,7 +80,7 @@ type Adapter struct {
 	Addr string
 
 	opts   Options
-	tw     *twin.Twin
+	host   Host
 	client kubernetes.Interface
 	pods   cache.SharedIndexInformer // all pods: adapter pods and HPA targets
 
@@ -82,7 +93,7 @@ type Adapter struct {
 
 // Start runs the adapter's API server on loopback and maps every ready
 // adapter pod's https port to it until Stop.
-func Start(ctx context.Context, tw *twin.Twin, opts Options) (*Adapter, error) {
+func Start(ctx context.Context, host Host, opts Options) (*Adapter, error) {
 	if opts.Store == nil || opts.Identity == nil {
 		return nil, fmt.Errorf("adapter: Options.Store and Options.Identity are required")
 	}
@@ -92,7 +103,7 @@ func Start(ctx context.Context, tw *twin.Twin, opts Options) (*Adapter, error) {
 	if opts.RateWindow == 0 {
 		opts.RateWindow = time.Minute
 	}
-	a := &Adapter{opts: opts, tw: tw, client: tw.Client, mapped: map[string]bool{}, logPath: map[string]string{}, done: make(chan struct{})}
+	a := &Adapter{opts: opts, host: host, client: host.Client, mapped: map[string]bool{}, logPath: map[string]string{}, done: make(chan struct{})}
 	ctx, a.cancel = context.WithCancel(ctx)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -100,13 +111,13 @@ func Start(ctx context.Context, tw *twin.Twin, opts Options) (*Adapter, error) {
 		return nil, err
 	}
 	a.Addr = ln.Addr().String()
-	certDir := filepath.Join(tw.Dir, "adapter-certs")
+	certDir := filepath.Join(host.Dir, "adapter-certs")
 	base := &basecmd.AdapterBase{Name: "custom-metrics-stackdriver-adapter", FlagSet: pflag.NewFlagSet("adapter", pflag.ContinueOnError)}
 	base.Flags().SetOutput(io.Discard)
 	if err := base.Flags().Parse([]string{
 		"--cert-dir=" + certDir,
-		"--authentication-kubeconfig=" + tw.Kubeconfig, "--authorization-kubeconfig=" + tw.Kubeconfig,
-		"--lister-kubeconfig=" + tw.Kubeconfig,
+		"--authentication-kubeconfig=" + host.Kubeconfig, "--authorization-kubeconfig=" + host.Kubeconfig,
+		"--lister-kubeconfig=" + host.Kubeconfig,
 	}); err != nil {
 		ln.Close()
 		return nil, err
@@ -121,7 +132,7 @@ func Start(ctx context.Context, tw *twin.Twin, opts Options) (*Adapter, error) {
 		return nil, fmt.Errorf("adapter: %w", err)
 	}
 
-	f := informers.NewSharedInformerFactory(tw.Client, 0)
+	f := informers.NewSharedInformerFactory(host.Client, 0)
 	a.pods = f.Core().V1().Pods().Informer()
 	f.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), a.pods.HasSynced) {
@@ -189,13 +200,13 @@ func (a *Adapter) mapPod(ctx context.Context, pod *corev1.Pod) error {
 		container = c.Name
 		for _, p := range c.Ports {
 			if p.ContainerPort == 6443 || p.ContainerPort == 443 || p.Name == "https" {
-				if err := a.tw.ForwardPodPort(ctx, pod.Namespace, pod.Name, p.ContainerPort, a.Addr); err != nil {
+				if err := a.host.ForwardPodPort(ctx, pod.Namespace, pod.Name, p.ContainerPort, a.Addr); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	path, err := a.tw.PodLogFile(ctx, pod.Namespace, pod.Name, container)
+	path, err := a.host.PodLogFile(ctx, pod.Namespace, pod.Name, container)
 	if err != nil {
 		return err
 	}
@@ -250,7 +261,7 @@ func (a *Adapter) logf(severity byte, where, format string, args ...any) {
 	}
 	a.mu.Unlock()
 	for _, p := range paths {
-		if err := twin.AppendLog(p, line); err != nil && !os.IsNotExist(err) {
+		if err := a.host.AppendLog(p, line); err != nil && !os.IsNotExist(err) {
 			fmt.Fprintf(a.logOut(), "adapter: log: %v\n", err)
 		}
 	}
