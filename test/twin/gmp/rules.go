@@ -88,7 +88,7 @@ func (c *Collector) ruleGroups(u *unstructured.Unstructured, cluster bool) ([]*r
 
 // ruleLoop evaluates a group at its interval and writes the results back.
 func (c *Collector) ruleLoop(ctx context.Context, g *ruleGroup) {
-	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 5_000_000, Timeout: 10 * time.Second, LookbackDelta: 5 * time.Minute})
+	engine := newEngine()
 	tick := time.NewTicker(g.interval)
 	defer tick.Stop()
 	lastErr := map[string]string{}
@@ -111,6 +111,11 @@ func (c *Collector) ruleLoop(ctx context.Context, g *ruleGroup) {
 		case <-tick.C:
 		}
 	}
+}
+
+// newEngine is a PromQL engine with Prometheus's defaults (5m lookback).
+func newEngine() *promql.Engine {
+	return promql.NewEngine(promql.EngineOpts{MaxSamples: 5_000_000, Timeout: 10 * time.Second, LookbackDelta: 5 * time.Minute})
 }
 
 func (c *Collector) evalRule(ctx context.Context, engine *promql.Engine, r recordingRule, now time.Time) error {
