@@ -74,8 +74,8 @@ spec:
 // Rules gives the HPA nothing; the plugin's ClusterRules
 // (embedded/library/components/metric-gpu-util) gives it a per-pod metric.
 func TestDCGMNeedsTheRelabellingRule(t *testing.T) {
-	installAdapter(t)
-	setProjectViewers(t, principal())
+	env.InstallAdapter(t)
+	env.SetProjectViewers(t, env.Principal())
 	ns := "gpu"
 	apply(t, tutorialWorkload(ns))
 	var vllmPod string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/gmp"
 )
 
@@ -17,17 +18,11 @@ import (
 // stand-in adapter); the tests apply the plugin's own adapter manifests
 // (embedded/library/adapter) with kubectl apply -k.
 var (
-	tw      *twin.Twin
-	col     *gmp.Collector
-	gcpURL  string
-	repo    string // repository root
-	project = struct {
-		id     string
-		number string
-	}{"twin-project", "123456789012"}
+	tw   *twin.Twin
+	col  *gmp.Collector
+	env  *adaptertest.Env
+	repo string // repository root
 )
-
-const projectNumber = 123456789012
 
 func TestMain(m *testing.M) {
 	twin.MainInNetNS()
@@ -43,7 +38,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	tw, err = twin.Start(ctx, twin.Options{
-		Log: os.Stderr, HPASyncPeriod: 2 * time.Second, GoogleAPI: true, ProjectNumber: projectNumber,
+		Log: os.Stderr, HPASyncPeriod: 2 * time.Second, GoogleAPI: true,
 		Metrics: &twin.MetricsOptions{IngestionDelay: time.Second, AdapterWindow: 8 * time.Second, AdapterRateWindow: 8 * time.Second},
 	})
 	if err != nil {
@@ -51,7 +46,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer tw.Stop()
-	col, gcpURL = tw.Metrics.GMP, tw.GoogleURL
+	col = tw.Metrics.GMP
+	if env, err = adaptertest.New(tw, repo); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	code := m.Run()
 	if code != 0 {
 		for _, c := range []string{"kube-controller-manager", "egress-proxy", "metrics"} {

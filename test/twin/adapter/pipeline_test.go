@@ -14,8 +14,8 @@ import (
 // workloadIdentityUser + KSA annotation): load scales the Deployment from 1
 // up, and it scales back down when the load stops.
 func TestTutorialHPAScalesUpAndDown(t *testing.T) {
-	installAdapter(t)
-	grantTutorialWay(t)
+	env.InstallAdapter(t)
+	env.GrantTutorialWay(t)
 	ns := "tutorial"
 	apply(t, tutorialWorkload(ns))
 	pods := newVLLMPods(t, ns)
@@ -28,7 +28,7 @@ func TestTutorialHPAScalesUpAndDown(t *testing.T) {
 		return out == "True", out
 	})
 	eventually(t, 30*time.Second, "HPA computes the metric at load 0", func() (bool, string) {
-		c := hpaCondition(ns, "ScalingActive")
+		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "True"), c
 	})
 	began := time.Now()
@@ -45,7 +45,7 @@ func TestTutorialHPAScalesUpAndDown(t *testing.T) {
 		return n == 1, msg
 	})
 	t.Logf("scaled 4 -> 1 in %s", time.Since(began).Round(time.Second))
-	logs := adapterLogs()
+	logs := env.AdapterLogs()
 	if !strings.Contains(logs, `Query with filter(s): "metric.labels.pod = `) ||
 		!strings.Contains(logs, `metric.type = \"prometheus.googleapis.com/vllm:num_requests_running/gauge\"`) ||
 		!strings.Contains(logs, `resource.labels.namespace = \"tutorial\"`) {
@@ -57,27 +57,27 @@ func TestTutorialHPAScalesUpAndDown(t *testing.T) {
 // the HPA reports FailedGetPodsMetric and the adapter log shows the 403;
 // the direct-principal grant of today's GKE docs fixes it.
 func TestHPAFailsWithoutIAM(t *testing.T) {
-	installAdapter(t)
-	setProjectViewers(t) // nobody
+	env.InstallAdapter(t)
+	env.SetProjectViewers(t) // nobody
 	ns := "noiam"
 	apply(t, tutorialWorkload(ns))
 	newVLLMPods(t, ns).setLoad(2)
 	apply(t, podMonitoring(ns, 8081))
 	apply(t, tutorialHPA(ns))
 	eventually(t, 60*time.Second, "HPA FailedGetPodsMetric with the 403", func() (bool, string) {
-		c := hpaCondition(ns, "ScalingActive")
+		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.Contains(c, "FailedGetPodsMetric") && strings.Contains(c, "Permission monitoring.timeSeries.list denied"), c
 	})
 	out, _ := kubectl(context.Background(), "", "-n", ns, "get", "events", "--field-selector", "reason=FailedGetPodsMetric", "-o", "name")
 	if strings.TrimSpace(out) == "" {
 		t.Errorf("no FailedGetPodsMetric event in %s", ns)
 	}
-	if logs := adapterLogs(); !strings.Contains(logs, "Error 403: Permission monitoring.timeSeries.list denied") {
+	if logs := env.AdapterLogs(); !strings.Contains(logs, "Error 403: Permission monitoring.timeSeries.list denied") {
 		t.Errorf("adapter log lacks the 403:\n%s", tail(logs, 5))
 	}
-	setProjectViewers(t, principal())
+	env.SetProjectViewers(t, env.Principal())
 	eventually(t, 30*time.Second, "HPA computes the metric once the principal is granted", func() (bool, string) {
-		c := hpaCondition(ns, "ScalingActive")
+		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "True"), c
 	})
 }
@@ -85,15 +85,15 @@ func TestHPAFailsWithoutIAM(t *testing.T) {
 // A PodMonitoring on the wrong port yields no metric and the HPA cannot
 // compute; the right port brings it back.
 func TestWrongPortThenFixed(t *testing.T) {
-	installAdapter(t)
-	setProjectViewers(t, principal())
+	env.InstallAdapter(t)
+	env.SetProjectViewers(t, env.Principal())
 	ns := "wrongport"
 	apply(t, tutorialWorkload(ns))
 	newVLLMPods(t, ns).setLoad(2)
 	apply(t, podMonitoring(ns, 8000)) // vLLM's default port; the tutorial's server listens on 8081
 	apply(t, tutorialHPA(ns))
 	eventually(t, 60*time.Second, "HPA cannot get the metric", func() (bool, string) {
-		c := hpaCondition(ns, "ScalingActive")
+		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "False FailedGetPodsMetric") && strings.Contains(c, "could not find the metric"), c
 	})
 	eventually(t, 10*time.Second, "up == 0 for the wrong port", func() (bool, string) {
@@ -103,7 +103,7 @@ func TestWrongPortThenFixed(t *testing.T) {
 	})
 	apply(t, podMonitoring(ns, 8081))
 	eventually(t, 30*time.Second, "HPA recovers on the right port", func() (bool, string) {
-		c := hpaCondition(ns, "ScalingActive")
+		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "True"), c
 	})
 }
