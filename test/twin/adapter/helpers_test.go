@@ -141,55 +141,6 @@ spec:
 `, ns)
 }
 
-// podMonitoring is the tutorial's PodMonitoring, with a 1s interval.
-func podMonitoring(ns string, port int) string {
-	return fmt.Sprintf(`
-apiVersion: monitoring.googleapis.com/v1
-kind: PodMonitoring
-metadata:
-  name: gemma-server
-  namespace: %s
-spec:
-  selector:
-    matchLabels:
-      app: gemma-server
-  endpoints:
-  - port: %d
-    path: /metrics
-    interval: 1s
-`, ns, port)
-}
-
-// tutorialHPA scales on the running-requests gauge at AverageValue 4 (the
-// tutorial's); scale-down is not stabilised so the test need not wait 5 min.
-func tutorialHPA(ns string) string {
-	return fmt.Sprintf(`
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata:
-  name: gemma-server-hpa
-  namespace: %s
-spec:
-  scaleTargetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: vllm-gemma-deployment
-  minReplicas: 1
-  maxReplicas: 4
-  metrics:
-  - type: Pods
-    pods:
-      metric:
-        name: prometheus.googleapis.com|vllm:num_requests_running|gauge
-      target:
-        type: AverageValue
-        averageValue: 4
-  behavior:
-    scaleDown:
-      stabilizationWindowSeconds: 0
-`, ns)
-}
-
 func replicas(ns string) (int32, string) {
 	d, err := tw.Client.AppsV1().Deployments(ns).Get(context.Background(), "vllm-gemma-deployment", metav1.GetOptions{})
 	if err != nil {

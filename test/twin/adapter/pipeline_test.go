@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
 )
 
 // The tutorial's objects with IAM granted the tutorial's way (GSA +
@@ -19,8 +21,8 @@ func TestTutorialHPAScalesUpAndDown(t *testing.T) {
 	ns := "tutorial"
 	apply(t, tutorialWorkload(ns))
 	pods := newVLLMPods(t, ns)
-	apply(t, podMonitoring(ns, 8081))
-	apply(t, tutorialHPA(ns))
+	apply(t, adaptertest.PodMonitoring(ns, 8081))
+	apply(t, adaptertest.TutorialHPA(ns))
 
 	eventually(t, 30*time.Second, "PodMonitoring ConfigurationCreateSuccess", func() (bool, string) {
 		out, _ := kubectl(context.Background(), "", "-n", ns, "get", "podmonitoring", "gemma-server", "-o",
@@ -62,8 +64,8 @@ func TestHPAFailsWithoutIAM(t *testing.T) {
 	ns := "noiam"
 	apply(t, tutorialWorkload(ns))
 	newVLLMPods(t, ns).setLoad(2)
-	apply(t, podMonitoring(ns, 8081))
-	apply(t, tutorialHPA(ns))
+	apply(t, adaptertest.PodMonitoring(ns, 8081))
+	apply(t, adaptertest.TutorialHPA(ns))
 	eventually(t, 60*time.Second, "HPA FailedGetPodsMetric with the 403", func() (bool, string) {
 		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.Contains(c, "FailedGetPodsMetric") && strings.Contains(c, "Permission monitoring.timeSeries.list denied"), c
@@ -90,8 +92,8 @@ func TestWrongPortThenFixed(t *testing.T) {
 	ns := "wrongport"
 	apply(t, tutorialWorkload(ns))
 	newVLLMPods(t, ns).setLoad(2)
-	apply(t, podMonitoring(ns, 8000)) // vLLM's default port; the tutorial's server listens on 8081
-	apply(t, tutorialHPA(ns))
+	apply(t, adaptertest.PodMonitoring(ns, 8000)) // vLLM's default port; the tutorial's server listens on 8081
+	apply(t, adaptertest.TutorialHPA(ns))
 	eventually(t, 60*time.Second, "HPA cannot get the metric", func() (bool, string) {
 		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "False FailedGetPodsMetric") && strings.Contains(c, "could not find the metric"), c
@@ -101,7 +103,7 @@ func TestWrongPortThenFixed(t *testing.T) {
 			labels.MustNewMatcher(labels.MatchEqual, "namespace", ns))
 		return len(up) == 1 && up[0].Points[len(up[0].Points)-1].V == 0, fmt.Sprint(up)
 	})
-	apply(t, podMonitoring(ns, 8081))
+	apply(t, adaptertest.PodMonitoring(ns, 8081))
 	eventually(t, 30*time.Second, "HPA recovers on the right port", func() (bool, string) {
 		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "True"), c
