@@ -17,6 +17,8 @@ import (
 	"k8s.io/metrics/pkg/apis/custom_metrics"
 	"k8s.io/metrics/pkg/apis/external_metrics"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/gmp"
 )
 
 // permissionDenied is what Cloud Monitoring answers an identity without
@@ -90,16 +92,12 @@ func (a *Adapter) podMetrics(ctx context.Context, namespace string, pods []strin
 	}
 	f := a.newFilter(mt, namespace)
 	f.oneOf("metric.labels.pod", "pod", pods)
-	if err := addSelector(f, metricSelector); err != nil {
+	series, now, err := a.read(ctx, mt, f, metricSelector)
+	if err != nil {
 		return nil, err
 	}
-	a.logf('I', "filter_builder.go:258", "Query with filter(s): %q", f.String())
-	if err := a.authorize(ctx); err != nil {
-		return nil, err
-	}
-	now := time.Now()
 	byPod := map[string]*custom_metrics.MetricValue{}
-	for _, sr := range a.query(mt, f, now) {
+	for _, sr := range series {
 		v, ts, ok := a.value(sr, now)
 		pod := sr.Labels.Get("pod")
 		if !ok {
@@ -125,6 +123,20 @@ func (a *Adapter) podMetrics(ctx context.Context, namespace string, pods []strin
 		}
 	}
 	return list, nil
+}
+
+// read narrows f by the metric selector, logs the query as the real
+// adapter does, checks the identity and reads the store.
+func (a *Adapter) read(ctx context.Context, mt metricType, f *filter, sel k8slabels.Selector) ([]gmp.Series, time.Time, error) {
+	if err := addSelector(f, sel); err != nil {
+		return nil, time.Time{}, err
+	}
+	a.logf('I', "filter_builder.go:258", "Query with filter(s): %q", f.String())
+	if err := a.authorize(ctx); err != nil {
+		return nil, time.Time{}, err
+	}
+	now := time.Now()
+	return a.query(mt, f, now), now, nil
 }
 
 // addSelector narrows the filter by the HPA's metric selector:
@@ -159,17 +171,12 @@ func (a *Adapter) GetExternalMetric(ctx context.Context, namespace string, metri
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
-	f := a.newFilter(mt, "")
-	if err := addSelector(f, metricSelector); err != nil {
+	series, now, err := a.read(ctx, mt, a.newFilter(mt, ""), metricSelector)
+	if err != nil {
 		return nil, err
 	}
-	a.logf('I', "filter_builder.go:258", "Query with filter(s): %q", f.String())
-	if err := a.authorize(ctx); err != nil {
-		return nil, err
-	}
-	now := time.Now()
 	list := &external_metrics.ExternalMetricValueList{}
-	for _, sr := range a.query(mt, f, now) {
+	for _, sr := range series {
 		v, ts, ok := a.value(sr, now)
 		if !ok {
 			continue
