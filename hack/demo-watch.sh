@@ -1,25 +1,75 @@
 #!/usr/bin/env bash
 # make demo: the tutorial on the local GKE twin, for a person to watch.
-# Starts a twin (5 GPU nodes, HPA sync 2s), runs `kubectl infer-hpa setup`
-# (Workload Identity granted in the local Google API server), steps the load
-# up and down, and shows `kubectl infer-hpa watch` on this terminal. Quit
-# with q; everything (setup's objects, the IAM grant, the twin) is removed
-# on exit, also on ctrl-c or a kill of this script.
 #
-#   DEMO_STEP=15s     how long each load step lasts
-#   DEMO_TIMEOUT=     stop watch after this long (e.g. 2m; default: until q)
+#   1. `twin up --demo`: a twin with simulated vLLM servers behind the
+#      tutorial's vllm-gemma-deployment (1 replica) and vllm-service, the
+#      Managed Prometheus emulation, the stand-in Stackdriver adapter and
+#      the local Google API server (IAM, Cloud Resource Manager);
+#   2. `kubectl infer-hpa setup` (Workload Identity granted through the local
+#      Google API server: the stand-in adapter checks it on every query);
+#   3. the twin's load driver (`twin load`) stepping the concurrency up and
+#      down, again and again;
+#   4. `kubectl infer-hpa watch` on this terminal. Quit with q.
+#
+# On exit (also ctrl-c, SIGTERM, SIGHUP) it stops the load, runs
+# `kubectl infer-hpa cleanup --iam` and `twin down`.
+#
+#   DEMO_STEP=20s        how long each load step lasts
+#   DEMO_STEPS="2 6 12 16 16 8 2 0 0"   concurrency of each step (0: no load)
+#   DEMO_TIMEOUT=        stop watch after this long (e.g. 3m; default: until q)
+#   DEMO_MODEL_LOAD=10s  time a new vLLM pod takes to load its model (Ready)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 twin_bin=$(bash hack/build-twin.sh | tail -n 1)
-echo "demo: building the plugin and the demo (test/e2e)" >&2
+twin="$twin_bin/twin"
+echo "demo: building the plugin" >&2
 mkdir -p bin
 go build -o bin/kubectl-infer_hpa ./cmd/kubectl-infer-hpa
-go test -c -o bin/e2e.test ./test/e2e
+plugin="$PWD/bin/kubectl-infer_hpa"
 state=$(mktemp -d -t infer-hpa-demo-XXXXXX)
-# Backstop: if the demo process is killed before it stops the twin itself.
-trap '"$twin_bin/twin" down --state-dir "$state/twin" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
-INFER_HPA_E2E=1 INFER_HPA_DEMO=1 INFER_HPA_TWIN_BIN="$twin_bin" \
-	INFER_HPA_PLUGIN_BIN="$PWD/bin/kubectl-infer_hpa" \
-	INFER_HPA_E2E_STATE_DIR="$state/twin" INFER_HPA_E2E_TWIN_FLAGS="--gpu-nodes=5" \
-	INFER_HPA_DEMO_STEP="${DEMO_STEP:-15s}" INFER_HPA_DEMO_TIMEOUT="${DEMO_TIMEOUT:-}" \
-	bin/e2e.test -test.run '^TestDemo$' -test.v -test.timeout 0
+step=${DEMO_STEP:-20s}
+steps=${DEMO_STEPS:-2 6 12 16 16 8 2 0 0}
+
+load_pid=
+cleanup() {
+	set +e
+	if [ -n "$load_pid" ]; then
+		kill -- "-$load_pid" 2>/dev/null
+		wait "$load_pid" 2>/dev/null
+	fi
+	if [ -f "$state/twin.env" ]; then
+		echo "demo: cleaning up (kubectl infer-hpa cleanup --iam, twin down)" >&2
+		"$plugin" cleanup -n default --iam >/dev/null
+		"$twin" down --state-dir "$state" >/dev/null
+	fi
+	rm -rf "$state"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+"$twin" up --demo --state-dir "$state" --gpu-nodes 5 --hpa-sync-period 5s \
+	--model-load-delay "${DEMO_MODEL_LOAD:-10s}" >/dev/null
+set -a
+# shellcheck disable=SC1091
+. "$state/twin.env" # KUBECONFIG and the local Google API endpoints
+set +a
+echo "demo: twin up; kubectl infer-hpa setup" >&2
+"$plugin" setup -n default --metric running=4 --behavior tutorial --max 5 --timeout 3m
+
+# The load driver in its own process group, so that cleanup stops it whole.
+set -m
+(
+	while :; do
+		for c in $steps; do
+			if [ "$c" = 0 ]; then
+				sleep "$step"
+			else
+				"$twin" load --state-dir "$state" --service vllm-service --concurrency "$c" --duration "$step" >/dev/null 2>&1 || sleep 1
+			fi
+		done
+	done
+) &
+load_pid=$!
+set +m
+
+"$plugin" watch vllm-gemma-deployment -n default --metrics-interval 2s ${DEMO_TIMEOUT:+--timeout "$DEMO_TIMEOUT"}
