@@ -53,6 +53,14 @@ set -a
 # shellcheck disable=SC1091
 . "$state/twin.env" # KUBECONFIG and the local Google API endpoints
 set +a
+# setup's preflight wants the metrics port declared (Managed Prometheus
+# scrapes declared container ports); the twin's tutorial Deployment has none.
+if [ -z "$(kubectl get deploy vllm-gemma-deployment -o jsonpath='{.spec.template.spec.containers[0].ports}')" ]; then
+	echo "demo: declaring vLLM's port 8081 on the Deployment (kubectl patch), as setup's preflight asks" >&2
+	kubectl patch deploy vllm-gemma-deployment --type=json \
+		-p '[{"op":"add","path":"/spec/template/spec/containers/0/ports","value":[{"containerPort":8081,"name":"metrics"}]}]' >/dev/null
+	kubectl rollout status deploy/vllm-gemma-deployment --timeout 3m >/dev/null
+fi
 echo "demo: twin up; kubectl infer-hpa setup" >&2
 "$plugin" setup -n default --metric running=4 --behavior tutorial --max 5 --timeout 3m
 

@@ -24,13 +24,6 @@ import (
 // skipped, so that `go test ./...` stays fast. With it a missing twin fails.
 const EnvE2E = "INFER_HPA_E2E"
 
-// EnvTwinFlags adds flags to `twin up` (the demo asks for more GPU nodes);
-// EnvStateDir sets the twin's state dir (default: a temporary one).
-const (
-	EnvTwinFlags = "INFER_HPA_E2E_TWIN_FLAGS"
-	EnvStateDir  = "INFER_HPA_E2E_STATE_DIR"
-)
-
 // cluster is the twin every test shares.
 var cluster struct {
 	kubeconfig string
@@ -64,12 +57,8 @@ func run(m *testing.M) int {
 	cluster.twinBin, cluster.stateDir = bin, filepath.Join(dir, "twin")
 	cluster.kubeconfig = filepath.Join(dir, "kubeconfig")
 	began := time.Now()
-	if d := os.Getenv(EnvStateDir); d != "" {
-		cluster.stateDir = d // hack/demo-watch.sh stops the twin there if this process dies
-	}
-	up := append([]string{"up", "--state-dir", cluster.stateDir, "--kubeconfig-out", cluster.kubeconfig,
-		"--hpa-sync-period", "2s"}, strings.Fields(os.Getenv(EnvTwinFlags))...)
-	out, err := exec.Command(bin, up...).CombinedOutput()
+	out, err := exec.Command(bin, "up", "--state-dir", cluster.stateDir, "--kubeconfig-out", cluster.kubeconfig,
+		"--hpa-sync-period", "2s").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: twin up: %v\n%s\n", err, out)
 		return 1
