@@ -15,8 +15,12 @@ if ! command -v tmux >/dev/null; then
 		echo "ci-e2e: installing tmux for the watch test" >&2
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
 	else
-		echo "ci-e2e: tmux not installed and not root: TestWatchScaleUp will be SKIPPED" >&2
+		echo "ci-e2e: tmux not installed and not root: the watch tests will be SKIPPED" >&2
 	fi
 fi
+# The watch tests run the built plugin (in tmux and with --plain).
+plugin_dir=$(mktemp -d)
+trap 'rm -rf "$plugin_dir"' EXIT
+go build -o "$plugin_dir/kubectl-infer_hpa" ./cmd/kubectl-infer-hpa
 echo "== go test (e2e on the twin: $bin)"
-INFER_HPA_TWIN_BIN="$bin" INFER_HPA_E2E=1 go test -count=1 -timeout 20m ./test/e2e/
+INFER_HPA_PLUGIN_BIN="$plugin_dir/kubectl-infer_hpa" INFER_HPA_TWIN_BIN="$bin" INFER_HPA_E2E=1 go test -count=1 -timeout 20m ./test/e2e/

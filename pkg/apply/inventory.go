@@ -44,22 +44,31 @@ func (c Clients) ReadParent(ctx context.Context, s ApplySet) (*unstructured.Unst
 	return live, nil
 }
 
-// OtherParents lists the other infer-hpa ApplySet parents in the cluster,
-// as namespace/name.
-func (c Clients) OtherParents(ctx context.Context, s ApplySet) ([]string, error) {
+// Inventories are infer-hpa ApplySet parents in the cluster.
+type Inventories struct {
+	// Names are namespace/name, sorted.
+	Names []string
+	// IDs are their ApplySet ids.
+	IDs map[string]bool
+}
+
+// OtherInventories lists the infer-hpa inventories in the cluster other
+// than s.
+func (c Clients) OtherInventories(ctx context.Context, s ApplySet) (Inventories, error) {
+	inv := Inventories{IDs: map[string]bool{}}
 	list, err := c.Dynamic.Resource(ConfigMapGVR).List(ctx, metav1.ListOptions{LabelSelector: LabelID})
 	if err != nil {
-		return nil, fmt.Errorf("looking for other infer-hpa inventories (needs list configmaps in all namespaces): %w", err)
+		return inv, fmt.Errorf("looking for other infer-hpa inventories (needs list configmaps in all namespaces): %w", err)
 	}
-	var others []string
 	for _, cm := range list.Items {
 		if cm.GetAnnotations()[AnnotationTooling] != Tooling || cm.GetNamespace() == s.Namespace && cm.GetName() == s.Name {
 			continue
 		}
-		others = append(others, cm.GetNamespace()+"/"+cm.GetName())
+		inv.Names = append(inv.Names, cm.GetNamespace()+"/"+cm.GetName())
+		inv.IDs[cm.GetLabels()[LabelID]] = true
 	}
-	sort.Strings(others)
-	return others, nil
+	sort.Strings(inv.Names)
+	return inv, nil
 }
 
 // Members lists the live objects of the set among the given group-kinds
@@ -67,7 +76,29 @@ func (c Clients) OtherParents(ctx context.Context, s ApplySet) ([]string, error)
 // Kinds the cluster no longer serves are skipped.
 func (c Clients) Members(ctx context.Context, s ApplySet, gks []schema.GroupKind, namespaces []string) ([]*unstructured.Unstructured, error) {
 	sel := labels.Set{LabelPartOf: s.ID(), LabelManagedBy: ManagedBy}.AsSelector().String()
-	nss := uniqueSorted(append([]string{s.Namespace}, namespaces...))
+	return c.listLabelled(ctx, gks, uniqueSorted(append([]string{s.Namespace}, namespaces...)), sel)
+}
+
+// Orphans are shared objects of ours (managed-by=kubectl-infer-hpa) that
+// belong to no existing inventory: shared objects carry the id of the
+// setup that applied them last, and that inventory may be gone. The last
+// cleanup in the cluster takes them along.
+func (c Clients) Orphans(ctx context.Context, s ApplySet, gks []schema.GroupKind, namespaces []string, others Inventories) ([]*unstructured.Unstructured, error) {
+	all, err := c.listLabelled(ctx, gks, namespaces, LabelPartOf+","+LabelManagedBy+"="+ManagedBy)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, o := range all {
+		id := o.GetLabels()[LabelPartOf]
+		if s.Shared(o) && id != s.ID() && !others.IDs[id] {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func (c Clients) listLabelled(ctx context.Context, gks []schema.GroupKind, namespaces []string, sel string) ([]*unstructured.Unstructured, error) {
 	seen := map[schema.GroupKind]bool{}
 	var out []*unstructured.Unstructured
 	for _, gk := range gks {
@@ -84,7 +115,7 @@ func (c Clients) Members(ctx context.Context, s ApplySet, gks []schema.GroupKind
 		}
 		scopes := []string{""}
 		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			scopes = nss
+			scopes = namespaces
 		}
 		for _, ns := range scopes {
 			list, err := c.resourceIn(m, ns).List(ctx, metav1.ListOptions{LabelSelector: sel})

@@ -155,9 +155,11 @@ func (a *Applier) deleteOne(ctx context.Context, obj *unstructured.Unstructured)
 var ErrNoInventory = errors.New("no infer-hpa inventory")
 
 // Delete removes every member of the set in reverse apply order, waiting
-// for each level to be gone, then the parent. Shared members that keep
-// says to keep are left in place. With DryRun it only lists.
-func (a *Applier) Delete(ctx context.Context, set ApplySet, keep Keep) (*Report, error) {
+// for each level to be gone, then the parent. others are the other
+// inventories in the cluster (nil: none): while there are any, shared
+// members are kept; when there are none, shared objects of ours left by
+// inventories already gone are deleted too. With DryRun it only lists.
+func (a *Applier) Delete(ctx context.Context, set ApplySet, others *Inventories) (*Report, error) {
 	rep := &Report{}
 	parent, err := a.ReadParent(ctx, set)
 	if err != nil {
@@ -166,14 +168,21 @@ func (a *Applier) Delete(ctx context.Context, set ApplySet, keep Keep) (*Report,
 	if parent == nil {
 		return rep, fmt.Errorf("%w: %s does not exist", ErrNoInventory, set)
 	}
+	if others == nil {
+		others = &Inventories{}
+	}
 	gks, nss := footprintOf(parent)
 	members, err := a.Members(ctx, set, gks, nss)
 	if err != nil {
 		return rep, err
 	}
+	orphans, err := a.Orphans(ctx, set, gks, nss, *others)
+	if err != nil {
+		return rep, err
+	}
 	groups := map[int][]*unstructured.Unstructured{}
-	for _, m := range members {
-		if keep != nil && set.Shared(m) && keep(m) {
+	for _, m := range append(members, orphans...) {
+		if set.Shared(m) && len(others.Names) > 0 {
 			rep.Kept = append(rep.Kept, Ref(m))
 			continue
 		}

@@ -70,7 +70,7 @@ func Gone(live *unstructured.Unstructured) (bool, string) {
 // what it is stuck on.
 func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstructured.Unstructured, cond Condition) error {
 	pending := map[int]string{}
-	stuck := map[int]bool{}
+	stuck, failed := map[int]bool{}, map[int]bool{}
 	for i := range objs {
 		pending[i] = "not checked yet"
 	}
@@ -78,8 +78,11 @@ func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstru
 		for i := range pending {
 			live, err := a.Get(ctx, objs[i])
 			if err != nil {
-				if _, seen := stuck[i]; !seen { // a read error never hides what the object said
-					pending[i] = err.Error()
+				// The first read error is kept: the last ones, at the
+				// deadline, only say that the deadline came; and a read
+				// error never hides what the object itself said.
+				if !stuck[i] && !failed[i] {
+					pending[i], failed[i] = err.Error(), true
 				}
 				continue
 			}

@@ -105,7 +105,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	}
 	progress := apply.NewProgress(o.Out)
 	a := &apply.Applier{Clients: s.env.Clients, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
-	rep, err := a.Delete(ctx, set, s.sharedKeeper(ctx, set, progress))
+	rep, err := a.Delete(ctx, set, s.otherInventories(ctx, set, progress))
 	if errors.Is(err, apply.ErrNoInventory) {
 		fmt.Fprintf(o.Out, "nothing to clean up: %s does not exist\n", set)
 		return nil

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -71,19 +72,24 @@ func (s *session) planAndCheck(ctx context.Context, in plan.Input, force bool) (
 // sharedKeeper keeps shared objects when another infer-hpa inventory
 // exists in the cluster; it looks once, and says so once.
 func (s *session) sharedKeeper(ctx context.Context, set apply.ApplySet, progress *apply.Progress) apply.Keep {
-	var others []string
-	var looked bool
-	return func(obj *unstructured.Unstructured) bool {
-		if !looked {
-			looked = true
-			var err error
-			if others, err = s.env.OtherParents(ctx, set); err != nil {
-				progress.Printf("warning: %v; keeping shared objects to be safe", err)
-				others = []string{"(unknown)"}
-			} else if len(others) > 0 {
-				progress.Printf("keeping the shared adapter, RBAC and APIServices: also used by infer-hpa inventories %v", others)
-			}
+	var others *apply.Inventories
+	return func(*unstructured.Unstructured) bool {
+		if others == nil {
+			others = s.otherInventories(ctx, set, progress)
 		}
-		return len(others) > 0
+		return len(others.Names) > 0
 	}
+}
+
+// otherInventories lists the other infer-hpa inventories and says so when
+// shared objects are kept for them; when it cannot tell, it keeps them.
+func (s *session) otherInventories(ctx context.Context, set apply.ApplySet, progress *apply.Progress) *apply.Inventories {
+	others, err := s.env.OtherInventories(ctx, set)
+	if err != nil {
+		progress.Printf("warning: %v; keeping shared objects to be safe", err)
+		others.Names = []string{"(unknown)"}
+	} else if len(others.Names) > 0 {
+		progress.Printf("keeping the shared adapter, RBAC and APIServices: also used by infer-hpa inventories %s", strings.Join(others.Names, ", "))
+	}
+	return &others
 }

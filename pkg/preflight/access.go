@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	authv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 )
 
 // AccessVerbs are what setup needs on every planned kind.
@@ -19,12 +21,17 @@ type accessKey struct {
 	group, resource, namespace, verb string
 }
 
-// checkAccess: a SelfSubjectAccessReview per planned resource, namespace
-// and verb; lists every missing permission.
+// checkAccess: a SelfSubjectAccessReview per resource, namespace and verb
+// of the objects setup will write (those whose live copy does not already
+// hold the plan: a rerun that changes nothing asks nothing); lists every
+// missing permission.
 func checkAccess(ctx context.Context, env Env, in Input, r *Result) {
 	c := Check{Name: "permissions"}
 	keys := map[accessKey]bool{}
 	for _, o := range in.Objects {
+		if l := r.lives[o]; l.err == nil && l.obj != nil && apply.IsSubset(o.Object, l.obj.Object) {
+			continue // unchanged: nothing to write
+		}
 		gvr, namespaced, err := gvrOf(env, o)
 		if err != nil {
 			continue // reported by the CRD check
@@ -64,6 +71,11 @@ func checkAccess(ctx context.Context, env Env, in Input, r *Result) {
 		return
 	}
 	sort.Strings(missing)
+	if len(keys) == 0 {
+		c.OK, c.Detail = true, "nothing to write"
+		r.add(c)
+		return
+	}
 	if len(missing) == 0 {
 		c.OK, c.Detail = true, fmt.Sprintf("%s allowed on all %d planned kinds", strings.Join(AccessVerbs, ", "), len(keys)/len(AccessVerbs))
 	} else {

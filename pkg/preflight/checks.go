@@ -83,13 +83,17 @@ const (
 )
 
 // checkAPIServices: the metrics APIServices are free, or already ours.
-func checkAPIServices(ctx context.Context, env Env, in Input, r *Result) {
+func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 	for _, o := range in.Objects {
 		if o.GetKind() != "APIService" {
 			continue
 		}
 		c := Check{Name: "APIService " + o.GetName()}
-		live, err := env.Get(ctx, o)
+		l, read := r.lives[o]
+		if !read {
+			continue
+		}
+		live, err := l.obj, l.err
 		switch {
 		case apierrors.IsForbidden(errors.Unwrap(err)):
 			c.Detail = "not allowed to read it (see permissions)"
@@ -138,7 +142,7 @@ func checkWorkloadIdentity(ctx context.Context, env Env, in Input, r *Result) {
 
 // checkForeign: planned objects that exist without our managed-by label
 // belong to someone else. Namespaces are shared freely and never foreign.
-func checkForeign(ctx context.Context, env Env, in Input, r *Result) {
+func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
 	c := Check{Name: "existing objects"}
 	var foreign []string
 	r.ExistingNamespaces = map[string]bool{}
@@ -147,10 +151,11 @@ func checkForeign(ctx context.Context, env Env, in Input, r *Result) {
 		if o.GetKind() == "APIService" {
 			continue // their own check names the owner
 		}
-		if _, err := env.Mapping(o.GroupVersionKind()); err != nil {
+		l, read := r.lives[o]
+		if !read {
 			continue // the CRD check reports kinds the cluster does not serve
 		}
-		live, err := env.Get(ctx, o)
+		live, err := l.obj, l.err
 		if apierrors.IsForbidden(errors.Unwrap(err)) {
 			unreadable = append(unreadable, refNS(o))
 			continue

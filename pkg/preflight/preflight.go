@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
@@ -50,7 +52,9 @@ type Result struct {
 	Foreign []*unstructured.Unstructured
 	// ExistingNamespaces are planned namespaces that exist and are not ours.
 	ExistingNamespaces map[string]bool
-	mu                 sync.Mutex
+	// lives are the live copies of the planned objects, read once.
+	lives map[*unstructured.Unstructured]live
+	mu    sync.Mutex
 }
 
 func (r *Result) add(c Check) {
@@ -97,9 +101,35 @@ func (r *Result) Err() error {
 	return fmt.Errorf("preflight failed (%s): nothing was changed; fix the above and rerun", strings.Join(names, "; "))
 }
 
+type live struct {
+	obj *unstructured.Unstructured
+	err error
+}
+
+// readLives reads every planned object the cluster serves, in parallel.
+func (r *Result) readLives(ctx context.Context, env Env, objs []*unstructured.Unstructured) {
+	r.lives = map[*unstructured.Unstructured]live{}
+	var g errgroup.Group
+	g.SetLimit(8)
+	for _, o := range objs {
+		if _, err := env.Mapping(o.GroupVersionKind()); err != nil {
+			continue // the CRD check reports kinds the cluster does not serve
+		}
+		g.Go(func() error {
+			obj, err := env.Get(ctx, o)
+			r.mu.Lock()
+			r.lives[o] = live{obj, err}
+			r.mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
 // Run runs every check in order and returns them all.
 func Run(ctx context.Context, env Env, in Input) *Result {
 	r := &Result{}
+	r.readLives(ctx, env, in.Objects)
 	checks := []func(context.Context, Env, Input, *Result){
 		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkForeign,
 	}

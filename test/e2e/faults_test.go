@@ -300,3 +300,37 @@ func withoutCRD(t *testing.T, name string) {
 		})
 	})
 }
+
+// TestInterruptedSetupConverges: the connection to the apiserver drops in
+// the middle of setup (after the adapter's level); setup says where it
+// stopped, a rerun finishes the job, and a third run changes nothing. (The
+// twin cannot restart its apiserver, so the test cuts the plugin's
+// connection instead: from the plugin's side the same thing.)
+func TestInterruptedSetupConverges(t *testing.T) {
+	ns := namespace(t, "e2e-interrupted")
+	startStandIn(t)
+	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
+	// 1 parent + 8 identity/RBAC + 2 adapter objects = 11 PATCHes.
+	r := pluginCut(t, cluster.kubeconfig, 11, "setup", "-n", ns, "--skip-iam", "--timeout", "5s")
+	if r.code == 0 {
+		t.Fatalf("setup succeeded without an apiserver: %s", r)
+	}
+	mustContain(t, "stderr", r.stderr, "setup stopped:", "connection refused", "done before the failure: 11 created")
+	if strings.Contains(r.stdout, "apiservice.apiregistration.k8s.io") {
+		t.Errorf("APIServices claimed although the connection was down:\n%s", r.stdout)
+	}
+	r = plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam", "--timeout", "60s")
+	if r.code != 0 {
+		t.Fatalf("rerun after the interruption: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, "deployment.apps/custom-metrics-stackdriver-adapter unchanged",
+		"apiservice.apiregistration.k8s.io/v1beta1.custom.metrics.k8s.io created", "horizontalpodautoscaler.autoscaling/vllm created")
+	r = plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam")
+	if r.code != 0 || !strings.Contains(r.stdout, "setup complete: 16 unchanged") {
+		t.Fatalf("third run: %s", r)
+	}
+	noWrites(t, r)
+	if c := plugin(t, cluster.kubeconfig, "cleanup", "-n", ns); c.code != 0 {
+		t.Fatalf("cleanup: %s", c)
+	}
+}

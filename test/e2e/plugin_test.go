@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,17 +16,30 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cmd"
 )
 
-// requests counts what the plugin sent to the apiserver.
+// requests counts what the plugin sent to the apiserver. With cutAfter > 0
+// the connection "drops" after that many PATCHes: every later request fails
+// as if the apiserver had gone away.
 type requests struct {
-	mu    sync.Mutex
-	lines []string
+	mu       sync.Mutex
+	lines    []string
+	cutAfter int
+	patches  int
 }
 
 func (r *requests) RoundTrip(next http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		r.mu.Lock()
-		r.lines = append(r.lines, req.Method+" "+req.URL.Path)
+		cut := r.cutAfter > 0 && r.patches >= r.cutAfter
+		if req.Method == http.MethodPatch {
+			r.patches++
+		}
+		if !cut {
+			r.lines = append(r.lines, req.Method+" "+req.URL.Path)
+		}
 		r.mu.Unlock()
+		if cut {
+			return nil, errors.New("connection refused (the test dropped the apiserver connection)")
+		}
 		return next.RoundTrip(req)
 	})
 }
@@ -76,7 +90,13 @@ func (r result) String() string {
 // given kubeconfig), counting its requests.
 func plugin(t *testing.T, kubeconfig string, args ...string) result {
 	t.Helper()
-	reqs := &requests{}
+	return pluginCut(t, kubeconfig, 0, args...)
+}
+
+// pluginCut is plugin with the connection dropped after cutAfter PATCHes.
+func pluginCut(t *testing.T, kubeconfig string, cutAfter int, args ...string) result {
+	t.Helper()
+	reqs := &requests{cutAfter: cutAfter}
 	cf := genericclioptions.NewConfigFlags(true)
 	cf.KubeConfig = &kubeconfig
 	cacheDir := t.TempDir()

@@ -116,6 +116,12 @@ func TestSetupEndToEnd(t *testing.T) {
 		if w := r.reqs.writes(); len(w) != 0 {
 			t.Errorf("rerun sent %d writes: %v", len(w), w)
 		}
+		for _, m := range []string{"PATCH", "PUT", "POST", "DELETE"} {
+			if n := r.reqs.count(m); n != 0 {
+				t.Errorf("rerun sent %d %s requests (not even an access review is needed)", n, m)
+			}
+		}
+		mustContain(t, "stderr", r.stderr, "[ok  ] permissions: nothing to write")
 		if strings.Contains(r.stdout, " created") || strings.Contains(r.stdout, " configured") {
 			t.Errorf("rerun reported changes:\n%s", r.stdout)
 		}

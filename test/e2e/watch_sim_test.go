@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twinrun"
 )
 
 // TestWatchScaleUpSimulated is the tutorial's section IV on a twin of its
@@ -28,7 +30,10 @@ import (
 func TestWatchScaleUpSimulated(t *testing.T) {
 	dir := t.TempDir()
 	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
-	twinBin := cluster.twinBin
+	twinBin, err := twinrun.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	began := time.Now()
 	out, err := exec.Command(twinBin, "up", "--demo", "--state-dir", state, "--kubeconfig-out", kubeconfig,
 		"--gpu-nodes", "4", "--hpa-sync-period", "2s", "--model-load-delay", "2s").CombinedOutput()
