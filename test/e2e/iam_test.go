@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -14,13 +13,7 @@ import (
 // Google server, a rerun changes nothing there either, and cleanup --iam
 // revokes exactly that grant.
 func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
-	const project, number = "twin-project", int64(123456789012)
-	fake := gcpfake.New()
-	fake.AddProject(project, number)
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	t.Setenv(gcp.EnvIAMEndpoint, srv.URL+"/")
-	t.Setenv(gcp.EnvCRMEndpoint, srv.URL+"/")
+	fake := localGoogle(t)
 
 	ns := namespace(t, "e2e-iam")
 	startStandIn(t)
@@ -32,7 +25,7 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 		t.Fatalf("setup: %s", r)
 	}
 	mustContain(t, "stdout", r.stdout, "iampolicy/projects/twin-project roles/monitoring.viewer "+member+" granted")
-	if !fake.HasRole(project, member, gcp.RoleMonitoringViewer) {
+	if !fake.HasRole(twinProject, member, gcp.RoleMonitoringViewer) {
 		t.Fatal("the fake IAM has no grant for the adapter")
 	}
 	sets := fake.Calls(gcpfake.MethodSetProjectPolicy)
@@ -53,7 +46,7 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "would run: gcloud projects remove-iam-policy-binding twin-project --role=roles/monitoring.viewer") {
 		t.Fatalf("cleanup --iam --dry-run: %s", r)
 	}
-	if !fake.HasRole(project, member, gcp.RoleMonitoringViewer) {
+	if !fake.HasRole(twinProject, member, gcp.RoleMonitoringViewer) {
 		t.Fatal("a dry run revoked the grant")
 	}
 	r = plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--iam")
@@ -61,7 +54,7 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 		t.Fatalf("cleanup --iam: %s", r)
 	}
 	mustContain(t, "stdout", r.stdout, member+" revoked")
-	if fake.HasRole(project, member, gcp.RoleMonitoringViewer) {
+	if fake.HasRole(twinProject, member, gcp.RoleMonitoringViewer) {
 		t.Fatal("the grant is still there after cleanup --iam")
 	}
 }

@@ -44,13 +44,7 @@ type tutorialWorld struct {
 
 func newTutorialWorld(t *testing.T, ns string) *tutorialWorld {
 	t.Helper()
-	const project, number = "twin-project", int64(123456789012)
-	fake := gcpfake.New()
-	fake.AddProject(project, number)
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	t.Setenv(gcp.EnvIAMEndpoint, srv.URL+"/")
-	t.Setenv(gcp.EnvCRMEndpoint, srv.URL+"/")
+	fake := localGoogle(t)
 
 	w := &tutorialWorld{ns: namespace(t, ns), adapter: startStandIn(t)}
 	w.logFile = adapterLogFile(t)
@@ -73,7 +67,7 @@ func newTutorialWorld(t *testing.T, ns string) *tutorialWorld {
 	if r.code != 0 {
 		t.Fatalf("setup: %s", r)
 	}
-	if !fake.HasRole(project, "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/twin-project.svc.id.goog/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter", gcp.RoleMonitoringViewer) {
+	if !fake.HasRole(twinProject, "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/twin-project.svc.id.goog/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter", gcp.RoleMonitoringViewer) {
 		t.Fatal("setup did not grant the adapter roles/monitoring.viewer in the local Google API server")
 	}
 	t.Cleanup(func() {
@@ -82,6 +76,22 @@ func newTutorialWorld(t *testing.T, ns string) *tutorialWorld {
 		}
 	})
 	return w
+}
+
+// twinProject is the twin's GCP project (its kubeconfig context names it).
+const twinProject = "twin-project"
+
+// localGoogle serves the local IAM + Cloud Resource Manager stand-in with
+// the twin's project and points the plugin at it for the test.
+func localGoogle(t *testing.T) *gcpfake.Server {
+	t.Helper()
+	fake := gcpfake.New()
+	fake.AddProject(twinProject, 123456789012)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	t.Setenv(gcp.EnvIAMEndpoint, srv.URL+"/")
+	t.Setenv(gcp.EnvCRMEndpoint, srv.URL+"/")
+	return fake
 }
 
 // setTotal sets the requests running over all the Deployment's pods.
