@@ -31,9 +31,11 @@ bench: ## Benchmarks, ratios printed against the tools a user would otherwise ru
 # length and the date is the commit time, so the archives are reproducible.
 RELEASE_VERSION := $(shell cat VERSION)
 DIST_COMMIT     := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DIST_DIR        := dist
+DIST_FLAGS      :=
 
 dist: ## Release archives and checksums.txt for every platform in dist/ (reproducible)
-	go run ./hack/dist -version $(RELEASE_VERSION) -commit $(DIST_COMMIT) -date $(DATE) -out dist
+	go run ./hack/dist -version $(RELEASE_VERSION) -commit $(DIST_COMMIT) -date $(DATE) -out $(DIST_DIR) $(DIST_FLAGS)
 
 krew-manifest: ## Rewrite krew-manifest.yaml from the archives of the release commit (see docs/RELEASE.md)
 	./hack/krew-manifest.sh
