@@ -52,6 +52,7 @@ the HPA itself.`,
 	root.AddCommand(
 		NewCmdVersion(streams),
 	)
+	setupCompletion(root)
 	return root
 }
 
