@@ -12,3 +12,6 @@ go vet ./...
 
 echo "== go test (plugin)"
 go test -count=1 ./...
+
+echo "== distribution: make dist, reproducibility, krew manifest, real krew install"
+./hack/ci-krew.sh
