@@ -86,20 +86,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Pin what make dist injects, so a commit made while this runs changes nothing.
+pin=(DIST_COMMIT="$(git rev-parse --short=12 HEAD)" DATE="$(git log -1 --format=%cI)")
+
 step "tools"
 TOOLS=$(hack/tools/tools.sh)
 go build -o "$WORK/krew-manifest" ./hack/krew-manifest
 
 step "make dist"
 s=$SECONDS
-make -s dist
+make -s dist "${pin[@]}"
 echo "make dist took $((SECONDS - s))s"
 cat dist/checksums.txt
 
 step "reproducible: the same binaries archived again (other mtimes, modes, umask)"
 mkdir -p "$WORK/re/bin" && cp -r dist/bin/. "$WORK/re/bin/"
 find "$WORK/re/bin" -type f -exec touch -d '2001-02-03 04:05:06' {} + -exec chmod 700 {} +
-(umask 077 && make -s dist DIST_DIR="$WORK/re" DIST_FLAGS=-skip-build >/dev/null)
+(umask 077 && make -s dist "${pin[@]}" DIST_DIR="$WORK/re" DIST_FLAGS=-skip-build >/dev/null)
 for f in dist/*.tar.gz dist/*.zip dist/checksums.txt; do cmp "$f" "$WORK/re/$(basename "$f")"; done
 echo "archives identical"
 
@@ -107,8 +110,7 @@ step "reproducible: linux/amd64 compiled again from a copy of the tree at anothe
 mkdir -p "$WORK/copy/tree"
 git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$WORK/copy/tree"
 s=$SECONDS
-GOCACHE="$WORK/copy/gocache" make -s -C "$WORK/copy/tree" dist DIST_FLAGS=-platforms=linux/amd64 \
-  DIST_COMMIT="$(git rev-parse --short=12 HEAD)" DATE="$(git log -1 --format=%cI)" >/dev/null
+GOCACHE="$WORK/copy/gocache" make -s -C "$WORK/copy/tree" dist "${pin[@]}" DIST_FLAGS=-platforms=linux/amd64 >/dev/null
 echo "cold linux/amd64 build took $((SECONDS - s))s"
 cmp dist/bin/linux_amd64/kubectl-infer_hpa "$WORK/copy/tree/dist/bin/linux_amd64/kubectl-infer_hpa"
 a="kubectl-infer_hpa_$(cat VERSION)_linux_amd64.tar.gz"
