@@ -30,7 +30,6 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // NewRootCmd builds the root command with every verb attached.
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	flags := genericclioptions.NewConfigFlags(true)
-	_ = flags
 	root := &cobra.Command{
 		Use:   "kubectl-infer_hpa",
 		Short: "Autoscale a vLLM inference server on GKE on the metrics that matter",
@@ -45,12 +44,16 @@ the HPA itself.`,
 		},
 	}
 	flags.AddFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w: see '%s --help'", err, c.CommandPath())
+	})
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 
 	root.AddCommand(
 		NewCmdVersion(streams),
+		NewCmdRender(streams, flags),
 	)
 	setupCompletion(root)
 	return root

@@ -1,0 +1,246 @@
+// Package kustomize turns typed options into the manifests of the whole
+// chain: an in-memory overlay on top of the embedded library, built with
+// krusty. It is pure: no cluster, no network.
+package kustomize
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+)
+
+// Behavior presets, DCGM modes and Workload Identity modes.
+const (
+	BehaviorGPU        = "gpu"
+	BehaviorTutorial   = "tutorial"
+	BehaviorKubernetes = "kubernetes"
+
+	DCGMManaged = "managed"
+	DCGMSelf    = "self"
+	DCGMOff     = "off"
+
+	WIPrincipal = "principal"
+	WIGSA       = "gsa"
+	WINone      = "none"
+
+	// DefaultAdapterImage is the adapter image of the tutorial and GKE docs.
+	DefaultAdapterImage = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.1-gke.0"
+	// DefaultGSAName is the tutorial's Google service account name.
+	DefaultGSAName = gcp.DefaultGSAName
+)
+
+// Options are the parameters of the library. Field comments name the
+// render/setup flag that sets each; errors from Validate name those flags.
+type Options struct {
+	Namespace         string            // -n/--namespace
+	Deployment        string            // --deployment
+	HPAName           string            // --hpa-name (default: the deployment's name)
+	PodMonitoringName string            // --podmonitoring-name (default: DEPLOYMENT-vllm)
+	PodSelector       map[string]string // --pod-label (default: app=DEPLOYMENT)
+	MetricsPort       string            // --metrics-port: a number or a port name
+	MetricsPath       string            // --metrics-path
+	ScrapeInterval    time.Duration     // --scrape-interval
+	Metrics           []Metric          // --metric (default: running)
+	MinReplicas       int32             // --min
+	MaxReplicas       int32             // --max
+	Behavior          string            // --behavior
+	DCGM              string            // --dcgm
+	WIMode            string            // --wi-mode
+	Project           string            // --project
+	GSAName           string            // --gsa-name
+	AdapterImage      string            // --adapter-image
+}
+
+// NewOptions returns the defaults: the tutorial's chain with vLLM's own
+// defaults where the tutorial deviates from them (port 8000).
+func NewOptions() Options {
+	return Options{
+		Namespace:      "default",
+		MetricsPort:    "8000",
+		MetricsPath:    "/metrics",
+		ScrapeInterval: 15 * time.Second,
+		MinReplicas:    1,
+		MaxReplicas:    5,
+		Behavior:       BehaviorGPU,
+		DCGM:           DCGMManaged,
+		WIMode:         WIPrincipal,
+		GSAName:        DefaultGSAName,
+		AdapterImage:   DefaultAdapterImage,
+	}
+}
+
+// Complete fills in what follows from other options.
+func (o *Options) Complete() {
+	if o.HPAName == "" {
+		o.HPAName = o.Deployment
+	}
+	if o.PodMonitoringName == "" && o.Deployment != "" {
+		o.PodMonitoringName = o.Deployment + "-vllm"
+	}
+	if len(o.PodSelector) == 0 && o.Deployment != "" {
+		o.PodSelector = map[string]string{"app": o.Deployment}
+	}
+	if len(o.Metrics) == 0 {
+		o.Metrics = []Metric{{Name: "running"}}
+	}
+	if o.GSAName == "" {
+		o.GSAName = DefaultGSAName
+	}
+}
+
+// imageRE is a loose check of image references that catches spaces and
+// empty parts.
+var imageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+
+// Validate checks every option and returns the first problem, naming the
+// flag and the fix.
+func (o *Options) Validate() error {
+	checks := []func() error{
+		o.validateNames, o.validateSelector, o.validateEndpoint,
+		o.validateReplicas, o.validateMetrics, o.validateModes,
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dns1123(flag, kind, v string, check func(string) []string) error {
+	if v == "" {
+		return fmt.Errorf("%s is required: give the %s, e.g. %s vllm", flag, kind, flag)
+	}
+	if errs := check(v); len(errs) > 0 {
+		msg, _, _ := strings.Cut(errs[0], " (e.g.")
+		return fmt.Errorf("%s %q is not a valid %s: %s", flag, v, kind, msg)
+	}
+	return nil
+}
+
+func (o *Options) validateNames() error {
+	if err := dns1123("--namespace", "namespace name", o.Namespace, validation.IsDNS1123Label); err != nil {
+		return err
+	}
+	if err := dns1123("--deployment", "Deployment name", o.Deployment, validation.IsDNS1123Subdomain); err != nil {
+		return err
+	}
+	if err := dns1123("--hpa-name", "HPA name", o.HPAName, validation.IsDNS1123Subdomain); err != nil {
+		return err
+	}
+	return dns1123("--podmonitoring-name", "PodMonitoring name", o.PodMonitoringName, validation.IsDNS1123Subdomain)
+}
+
+func (o *Options) validateSelector() error {
+	for k, v := range o.PodSelector {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return fmt.Errorf("--pod-label %q: invalid label key: %s", k, errs[0])
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return fmt.Errorf("--pod-label %s=%q: invalid label value: %s", k, v, errs[0])
+		}
+	}
+	return nil
+}
+
+// MetricsPortValue is the port as the PodMonitoring wants it: a number when
+// the flag was numeric, else the container port's name.
+func (o *Options) MetricsPortValue() any {
+	if n, err := strconv.Atoi(o.MetricsPort); err == nil {
+		return n
+	}
+	return o.MetricsPort
+}
+
+func (o *Options) validateEndpoint() error {
+	if n, err := strconv.Atoi(o.MetricsPort); err == nil {
+		if n < 1 || n > 65535 {
+			return fmt.Errorf("--metrics-port %d is out of range: use a port between 1 and 65535, or the container port's name", n)
+		}
+	} else if errs := validation.IsValidPortName(o.MetricsPort); len(errs) > 0 {
+		return fmt.Errorf("--metrics-port %q is neither a port number nor a port name: %s", o.MetricsPort, errs[0])
+	}
+	if !strings.HasPrefix(o.MetricsPath, "/") || strings.ContainsAny(o.MetricsPath, " ?#") {
+		return fmt.Errorf("--metrics-path %q is not a URL path: use an absolute path such as /metrics", o.MetricsPath)
+	}
+	if o.ScrapeInterval < time.Second || o.ScrapeInterval%time.Second != 0 {
+		return fmt.Errorf("--scrape-interval %s: use a whole number of seconds, at least 1s (the tutorial uses 15s)", o.ScrapeInterval)
+	}
+	return nil
+}
+
+func (o *Options) validateReplicas() error {
+	if o.MinReplicas < 1 {
+		return fmt.Errorf("--min %d: the HPA needs at least 1 replica: use --min 1 or more", o.MinReplicas)
+	}
+	if o.MaxReplicas < o.MinReplicas {
+		return fmt.Errorf("--max %d is below --min %d: raise --max or lower --min", o.MaxReplicas, o.MinReplicas)
+	}
+	return nil
+}
+
+func (o *Options) validateMetrics() error {
+	seen := map[string]bool{}
+	for _, m := range o.Metrics {
+		kind, ok := LookupMetric(m.Name)
+		if !ok {
+			return fmt.Errorf("--metric %q: unknown metric: use one of %s", m.Name, strings.Join(MetricNames(), ", "))
+		}
+		if seen[m.Name] {
+			return fmt.Errorf("--metric %s is given twice: give each metric once", m.Name)
+		}
+		seen[m.Name] = true
+		if kind.NeedsDCGM && o.DCGM == DCGMOff {
+			return errors.New("--metric gpu-util needs DCGM GPU metrics but --dcgm is off: use --dcgm managed (GKE's exporter) or --dcgm self")
+		}
+	}
+	return nil
+}
+
+func (o *Options) validateModes() error {
+	if err := oneOf("--behavior", o.Behavior, BehaviorGPU, BehaviorTutorial, BehaviorKubernetes); err != nil {
+		return err
+	}
+	if err := oneOf("--dcgm", o.DCGM, DCGMManaged, DCGMSelf, DCGMOff); err != nil {
+		return err
+	}
+	if err := oneOf("--wi-mode", o.WIMode, WIPrincipal, WIGSA, WINone); err != nil {
+		return err
+	}
+	if !imageRE.MatchString(o.AdapterImage) {
+		return fmt.Errorf("--adapter-image %q is not an image reference: use e.g. %s", o.AdapterImage, DefaultAdapterImage)
+	}
+	if o.Project != "" {
+		if err := gcp.ValidateProjectID(o.Project); err != nil {
+			return err
+		}
+	}
+	if o.WIMode != WIGSA {
+		return nil
+	}
+	if o.Project == "" {
+		return errors.New("--wi-mode gsa needs --project to name the Google service account: add --project PROJECT_ID")
+	}
+	return gcp.ValidateGSAName(o.GSAName)
+}
+
+func oneOf(flag, v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s %q is not supported: use one of %s", flag, v, strings.Join(allowed, ", "))
+}
+
+// GSAEmail is the Google service account's e-mail in gsa mode.
+func (o *Options) GSAEmail() string {
+	return gcp.Config{ProjectID: o.Project, GSAName: o.GSAName}.GSAEmail()
+}
