@@ -41,7 +41,7 @@ if [ "${1:-}" = offline ]; then
   goarch=$(go env GOARCH 2>/dev/null || echo amd64)
   archive="$RELEASE_DIST/kubectl-infer_hpa_${VERSION_TAG}_linux_${goarch}.tar.gz"
   echo "== krew: kubectl krew install --manifest=krew-manifest.yaml --archive=$(basename "$archive")"
-  kubectl krew install --manifest=krew-manifest.yaml --archive="$archive"
+  kubectl krew install --manifest=krew-manifest.yaml --archive="$archive" </dev/null
   [ -x "$KREW_ROOT/bin/kubectl-infer_hpa" ] || fail "krew did not link kubectl-infer_hpa into $KREW_ROOT/bin"
 
   echo "== krew: kubectl infer-hpa version"
@@ -55,6 +55,10 @@ if [ "${1:-}" = offline ]; then
   cat "$WORK/plugins.out"
   grep -qx "$KREW_ROOT/bin/kubectl-infer_hpa" "$WORK/plugins.out" || fail "kubectl plugin list does not show the plugin"
   if grep -qi warning "$WORK/plugins.err"; then cat "$WORK/plugins.err" >&2; fail "kubectl plugin list warned"; fi
+  echo "== krew: a local git index (krew list and uninstall refuse to run without an index; no network)"
+  git init -q "$WORK/index" && mkdir -p "$WORK/index/plugins" && cp krew-manifest.yaml "$WORK/index/plugins/infer-hpa.yaml"
+  git -C "$WORK/index" add -A && git -C "$WORK/index" -c user.name=ci -c user.email=ci@localhost commit -qm index
+  KREW_DEFAULT_INDEX_URI="$WORK/index" kubectl krew update
   kubectl krew list | grep -q '^infer-hpa' || fail "kubectl krew list does not show infer-hpa"
 
   echo "== krew: completion through kubectl, set up as the caveats say"
@@ -64,10 +68,7 @@ if [ "${1:-}" = offline ]; then
     { cat "$WORK/complete.out" >&2; fail "kubectl does not complete the plugin's verbs"; }
   kubectl __complete infer-hpa completion "" 2>/dev/null | grep -q '^zsh' || fail "kubectl does not complete completion's shells"
 
-  echo "== krew: kubectl krew uninstall infer-hpa (with a local git index, no network)"
-  git init -q "$WORK/index" && mkdir -p "$WORK/index/plugins" && cp krew-manifest.yaml "$WORK/index/plugins/infer-hpa.yaml"
-  git -C "$WORK/index" add -A && git -C "$WORK/index" -c user.name=ci -c user.email=ci@localhost commit -qm index
-  KREW_DEFAULT_INDEX_URI="$WORK/index" kubectl krew update
+  echo "== krew: kubectl krew uninstall infer-hpa"
   kubectl krew uninstall infer-hpa
   [ ! -e "$KREW_ROOT/bin/kubectl-infer_hpa" ] && [ ! -e "$KREW_ROOT/store/infer-hpa" ] || fail "uninstall left the plugin behind"
   rm -f "$KREW_ROOT/bin/kubectl_complete-infer_hpa" # ours, as the caveats put it there
