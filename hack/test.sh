@@ -13,5 +13,8 @@ go vet ./...
 echo "== go test (plugin)"
 go test -count=1 ./...
 
+echo "== twin (test/twin: local GKE twin, cached build + tests)"
+./hack/ci-twin.sh
+
 echo "== distribution: make dist, reproducibility, krew manifest, real krew install"
 ./hack/ci-krew.sh

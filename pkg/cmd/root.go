@@ -54,6 +54,7 @@ the HPA itself.`,
 	root.AddCommand(
 		NewCmdVersion(streams),
 		NewCmdRender(streams, flags),
+		NewCmdWatch(streams, flags),
 	)
 	setupCompletion(root)
 	return root

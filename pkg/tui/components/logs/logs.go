@@ -1,0 +1,170 @@
+// Package logs is the adapter log tail: the newest lines of the
+// custom-metrics adapter pods, errors (403 permission denied, 404 metric not
+// found, OOM restarts) highlighted, `/` to filter, scroll back with the arrows.
+package logs
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui/components"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui/theme"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/watch"
+)
+
+// Model is the log tail panel.
+type Model struct {
+	styles  theme.Styles
+	snap    *watch.Snapshot
+	vp      viewport.Model
+	input   textinput.Model
+	editing bool
+	filter  string
+	w, h    int
+	shown   int
+}
+
+// New returns an empty log panel.
+func New(s theme.Styles) *Model {
+	in := textinput.New()
+	in.Prompt = "/"
+	in.Placeholder = "filter (enter to apply, esc to clear)"
+	vp := viewport.New()
+	vp.SoftWrap = true // adapter errors are long; the part that matters is often at the end
+	return &Model{styles: s, vp: vp, input: in}
+}
+
+// Title implements components.Component.
+func (m *Model) Title() string {
+	t := "Adapter log"
+	if m.snap != nil {
+		errs := 0
+		for _, l := range m.snap.Logs {
+			if l.Error {
+				errs++
+			}
+		}
+		switch {
+		case errs == 1:
+			t += " (1 error)"
+		case errs > 1:
+			t += fmt.Sprintf(" (%d errors)", errs)
+		}
+	}
+	if m.filter != "" {
+		t += " /" + m.filter
+	}
+	return t
+}
+
+// Capturing implements components.InputCapturer: while the filter is being
+// typed every key goes to it.
+func (m *Model) Capturing() bool { return m.editing }
+
+// SetSnapshot implements components.Component.
+func (m *Model) SetSnapshot(s *watch.Snapshot) {
+	m.snap = s
+	m.render()
+}
+
+// SetSize implements components.Component.
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.input.SetWidth(max(w-2, 1))
+	m.layout()
+	m.render()
+}
+
+func (m *Model) layout() {
+	h := m.h
+	if m.editing {
+		h--
+	}
+	m.vp.SetWidth(m.w)
+	m.vp.SetHeight(max(h, 0))
+}
+
+// render refills the viewport, staying at the bottom (follow mode) unless
+// the user scrolled up.
+func (m *Model) render() {
+	if m.snap == nil {
+		return
+	}
+	follow := m.vp.AtBottom() || m.shown == 0
+	st := m.styles
+	var lines []string
+	for _, msg := range []string{m.snap.AdapterError, m.snap.LogsError} {
+		if msg != "" {
+			lines = append(lines, st.Warn.Render("! "+msg))
+		}
+	}
+	if len(m.snap.AdapterPods) == 0 && m.snap.AdapterError == "" {
+		lines = append(lines, st.Dim.Render("no adapter pods found (see --adapter-namespace / --adapter-selector)"))
+	}
+	f := strings.ToLower(m.filter)
+	for _, l := range m.snap.Logs {
+		if f != "" && !strings.Contains(strings.ToLower(l.Text), f) && !strings.Contains(strings.ToLower(l.Pod), f) {
+			continue
+		}
+		pod := st.Dim.Render(components.ShortPod(l.Pod, 10))
+		if l.Error {
+			lines = append(lines, pod+" "+st.Err.Render("! "+l.Text))
+		} else {
+			lines = append(lines, pod+" "+l.Text)
+		}
+	}
+	m.shown = len(lines)
+	m.vp.SetContentLines(lines)
+	if follow {
+		m.vp.GotoBottom()
+	}
+}
+
+// Update implements components.Component.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case m.editing && k.String() == "enter":
+			m.editing, m.filter = false, m.input.Value()
+			m.input.Blur()
+			m.layout()
+			m.render()
+			return nil
+		case m.editing && k.String() == "esc":
+			m.editing, m.filter = false, ""
+			m.input.SetValue("")
+			m.input.Blur()
+			m.layout()
+			m.render()
+			return nil
+		case m.editing:
+			var cmd tea.Cmd
+			m.input, cmd = m.input.Update(msg)
+			return cmd
+		case k.String() == "/":
+			m.editing = true
+			m.input.SetValue(m.filter)
+			m.layout()
+			return m.input.Focus()
+		case k.String() == "esc" && m.filter != "":
+			m.filter = ""
+			m.render()
+			return nil
+		}
+	}
+	var cmd tea.Cmd
+	m.vp, cmd = m.vp.Update(msg)
+	return cmd
+}
+
+// View implements components.Component.
+func (m *Model) View() string {
+	if m.editing {
+		return m.vp.View() + "\n" + m.input.View()
+	}
+	return m.vp.View()
+}

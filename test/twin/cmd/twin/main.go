@@ -1,0 +1,46 @@
+// Command twin starts and stops the local GKE twin (see README).
+//
+//	twin up   [--state-dir D] [--kubeconfig-out F] [flags]  start in the background, print the kubeconfig
+//	twin env  [--state-dir D]                               print `export KUBECONFIG=...`
+//	twin down [--state-dir D]                               stop it, leaving no process
+//	twin run  [flags]                                       run in the foreground until interrupted
+//	twin exec [flags] -- CMD ARGS...                        start, run CMD with KUBECONFIG set, stop
+//
+// As root, `twin exec` runs the twin and CMD in a network namespace of
+// their own with only `lo`.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
+		fmt.Fprintln(os.Stderr, "twin:", err)
+		os.Exit(1)
+	}
+}
+
+// exitCode carries the exit code of the command `twin exec` ran.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit code %d", int(c)) }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "twin",
+		Short:         "A local twin of a GKE cluster with fake GPU nodes, all on loopback",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newUpCmd(), newDownCmd(), newEnvCmd(), newRunCmd(), newExecCmd())
+	return root
+}
