@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local GKE twin's binaries (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kwok and twin) from the test/twin
-# module with one `go build`, and prints the folder that holds them.
+# module with one `go build`, plus gcpfake (the local Google API server) from
+# the plugin's module, and prints the folder that holds them.
 #
 # The heavy binaries are cached outside the clone, keyed by a hash of what
 # they are built from (go.mod, go.sum, cmd/etcd, this script, Go version), in
@@ -52,6 +53,9 @@ else
 	# Keep only the newest few cached builds.
 	ls -1dt "$cache"/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
 fi
+# The local Google API server comes from the plugin's module (standard
+# library only): small, built every time like twin.
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$out/" ./test/gcpfake/cmd/gcpfake)
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
 	ln -sfn "$heavy/$b" "$out/$b"
 done

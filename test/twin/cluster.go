@@ -163,6 +163,7 @@ func gkeNodes(o *Options) []*corev1.Node {
 		if gpus > 0 {
 			labels["cloud.google.com/gke-accelerator"] = o.GPUType
 			labels["cloud.google.com/gke-gpu"] = "true"
+			labels["cloud.google.com/gke-gpu-driver-version"] = "latest"
 			capacity["nvidia.com/gpu"] = *resource.NewQuantity(int64(gpus), resource.DecimalSI)
 			taints = append(taints, corev1.Taint{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule})
 		}

@@ -11,6 +11,8 @@ import (
 	nodeinit "sigs.k8s.io/kwok/kustomize/stage/node/fast"
 	heartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
 	podstages "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
 // writeKubeconfig writes a kubeconfig for one client certificate.
@@ -45,7 +47,9 @@ var kwokCRDKinds = []string{"Logs", "ClusterLogs", "PortForward", "ClusterPortFo
 // kwokConfig is kwok's configuration plus the upstream Stage definitions
 // (node-initialize, node-heartbeat-with-lease, pod-ready, pod-complete,
 // pod-delete) that kwok ships.
-func kwokConfig(serverAddr string, serving *keyPair) string {
+// With simulation on, vLLM pods take the simulation's stages instead of
+// pod-ready (they turn Ready after the model-load delay).
+func kwokConfig(serverAddr string, serving *keyPair, sim *runner.Options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
@@ -68,8 +72,13 @@ options:
   enableProfilingHandler: false
   enableCRDs: [%s]
 `, kwokNodeAnnotation, kwokNodeValue, serverAddr, kubeletPort, serving.certPath, serving.keyPath, strings.Join(kwokCRDKinds, ", "))
-	for _, s := range []string{nodeinit.DefaultNodeInit, heartbeat.DefaultNodeHeartbeatWithLease,
-		podstages.DefaultPodReady, podstages.DefaultPodComplete, podstages.DefaultPodDelete} {
+	stages := []string{nodeinit.DefaultNodeInit, heartbeat.DefaultNodeHeartbeatWithLease,
+		podstages.DefaultPodReady, podstages.DefaultPodComplete, podstages.DefaultPodDelete}
+	if sim != nil {
+		stages[2] = runner.ExcludeVLLM(podstages.DefaultPodReady)
+		stages = append(stages, runner.KwokStages(sim.ModelLoadDelay)...)
+	}
+	for _, s := range stages {
 		b.WriteString("---\n")
 		b.WriteString(strings.TrimLeft(s, "-\n"))
 		if !strings.HasSuffix(s, "\n") {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
 const (
@@ -45,6 +47,19 @@ type Options struct {
 	// HPASyncPeriod is the HPA controller's sync period (default 15s as on GKE).
 	HPASyncPeriod time.Duration
 
+	// GoogleAPI runs the local IAM + Cloud Resource Manager stand-in
+	// (test/gcpfake's command, BinDir/gcpfake) with project Project numbered
+	// ProjectNumber (default DefaultProjectNumber); see Twin.GoogleURL and
+	// Twin.GoogleEnv.
+	GoogleAPI     bool
+	ProjectNumber int64
+
+	// Simulate, when set, runs the simulation (test/twin/sim/runner): a
+	// simulated vLLM server behind every vLLM pod, a DCGM exporter pod per
+	// GPU node, and kwok stages that keep vLLM pods unready while the model
+	// loads.
+	Simulate *runner.Options
+
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -78,6 +93,12 @@ func (o *Options) Complete() error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.Simulate != nil {
+		o.Simulate.Complete()
+	}
+	if o.ProjectNumber == 0 {
+		o.ProjectNumber = DefaultProjectNumber
+	}
 	var err error
 	if o.BinDir == "" {
 		if o.BinDir, err = findBinDir(); err != nil {
@@ -97,7 +118,11 @@ func (o *Options) Validate() error {
 	if o.GPUNodes < 0 || o.CPUNodes < 0 || o.GPUsPerNode < 0 {
 		return errors.New("twin: node and GPU counts must not be negative")
 	}
-	for _, b := range binaries {
+	need := binaries
+	if o.GoogleAPI {
+		need = append(need[:len(need):len(need)], "gcpfake")
+	}
+	for _, b := range need {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
 			return fmt.Errorf("twin: %s missing in %s; build it with hack/build-twin.sh or set %s", b, o.BinDir, EnvBinDir)
 		}

@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
 // Twin is a running twin cluster.
@@ -38,6 +40,12 @@ type Twin struct {
 	procs   []*process
 	proxy   *egressProxy
 	cancel  context.CancelFunc
+	// Sim runs the simulated vLLM servers and DCGM exporters (nil unless
+	// Options.Simulate).
+	Sim *runner.Runner
+	// GoogleURL is the base URL of the local IAM + Cloud Resource Manager
+	// server (empty unless Options.GoogleAPI); see GoogleEnv.
+	GoogleURL string
 }
 
 // Start brings up a twin and returns when nodes are Ready and the default
@@ -114,7 +122,7 @@ func (t *Twin) start(ctx context.Context) error {
 		return err
 	}
 	kwokAddr := "127.0.0.1:" + strconv.Itoa(kwokPort)
-	kwokCfg, err := writeFile(t.Dir, "kwok.yaml", kwokConfig(kwokAddr, p.kwokServing))
+	kwokCfg, err := writeFile(t.Dir, "kwok.yaml", kwokConfig(kwokAddr, p.kwokServing, o.Simulate))
 	if err != nil {
 		return err
 	}
@@ -170,7 +178,13 @@ func (t *Twin) start(ctx context.Context) error {
 	if err := t.run(logDir, "kwok", "--kubeconfig="+kwokKC, "--config="+kwokCfg); err != nil {
 		return err
 	}
-	return t.waitReady(ctx)
+	if err := t.waitReady(ctx); err != nil {
+		return err
+	}
+	if err := t.startGoogleAPI(logDir); err != nil {
+		return err
+	}
+	return t.startSimulation(ctx)
 }
 
 func (t *Twin) run(logDir, name string, args ...string) error {
@@ -204,6 +218,8 @@ func apiserverArgs(p *pki, port int, etcdURL, egress string) []string {
 		"--egress-selector-config-file=" + egress,
 		"--enable-aggregator-routing=false",
 		"--allow-privileged=true",
+		// As on GKE: pods requesting nvidia.com/gpu tolerate the GPU taint.
+		"--enable-admission-plugins=ExtendedResourceToleration",
 		"--shutdown-delay-duration=0s",
 	}
 }
@@ -254,6 +270,10 @@ func (t *Twin) Stop() error {
 }
 
 func (t *Twin) stop(removeDir bool) error {
+	if t.Sim != nil {
+		t.Sim.Stop()
+		t.Sim = nil
+	}
 	// The proxy's watches first: the apiserver waits for open watches
 	// before it exits.
 	if t.cancel != nil {

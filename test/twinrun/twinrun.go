@@ -33,7 +33,10 @@ const (
 // binary under `twin exec` (which starts a twin — as root in a network
 // namespace of its own with only lo — sets the variables above, and stops
 // the twin afterwards) and exits with its code. Inside, it runs m.
-func Main(m *testing.M) {
+func Main(m *testing.M) { MainWith(m) }
+
+// MainWith is Main with flags for `twin exec` (e.g. "--hpa-sync-period=2s").
+func MainWith(m *testing.M, twinFlags ...string) {
 	if Kubeconfig() != "" {
 		os.Exit(m.Run())
 	}
@@ -47,7 +50,8 @@ func Main(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "twinrun:", err)
 		os.Exit(1)
 	}
-	cmd := exec.Command(bin, append([]string{"exec", "--", exe}, os.Args[1:]...)...)
+	args := append(append([]string{"exec"}, twinFlags...), "--", exe)
+	cmd := exec.Command(bin, append(args, os.Args[1:]...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err = cmd.Run()
 	var exit *exec.ExitError

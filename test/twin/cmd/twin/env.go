@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -26,6 +27,17 @@ func env(out io.Writer, stateDir string) error {
 	if err != nil || !alive(s.PID) {
 		return fmt.Errorf("no twin is up in %s; start one with `twin up`", stateDir)
 	}
-	fmt.Fprintf(out, "export KUBECONFIG=%s\nexport INFER_HPA_TWIN_KUBECONFIG=%s\nexport INFER_HPA_TWIN_CONTEXT=%s\n", s.Kubeconfig, s.Kubeconfig, s.Context)
+	fmt.Fprint(out, exports(s))
 	return nil
+}
+
+// exports renders the twin's environment as shell exports.
+func exports(s *state) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "export KUBECONFIG=%s\nexport INFER_HPA_TWIN_KUBECONFIG=%s\nexport INFER_HPA_TWIN_CONTEXT=%s\n", s.Kubeconfig, s.Kubeconfig, s.Context)
+	for _, kv := range s.GoogleEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "export %s=%s\n", k, v)
+	}
+	return b.String()
 }

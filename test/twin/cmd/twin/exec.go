@@ -42,7 +42,7 @@ INFER_HPA_TWIN_NETNS=0).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return execWithTwin(ctx, f.opts, args)
+			return execWithTwin(ctx, f.options(), args)
 		},
 	}
 	f.addFlags(cmd.Flags())
@@ -64,7 +64,9 @@ func execWithTwin(ctx context.Context, opts twin.Options, args []string) error {
 	defer stopTwin()
 	c := exec.CommandContext(ctx, args[0], args[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	c.Env = append(os.Environ(), "KUBECONFIG="+t.Kubeconfig, "INFER_HPA_TWIN_KUBECONFIG="+t.Kubeconfig, "INFER_HPA_TWIN_CONTEXT="+t.Context)
+	c.Env = append(os.Environ(), "KUBECONFIG="+t.Kubeconfig, "INFER_HPA_TWIN_KUBECONFIG="+t.Kubeconfig, "INFER_HPA_TWIN_CONTEXT="+t.Context,
+		"INFER_HPA_TWIN_EGRESS_SOCKET="+t.EgressSocket)
+	c.Env = append(c.Env, t.GoogleEnv()...)
 	err = c.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

@@ -5,6 +5,10 @@
 //	twin down [--state-dir D]                               stop it, leaving no process
 //	twin run  [flags]                                       run in the foreground until interrupted
 //	twin exec [flags] -- CMD ARGS...                        start, run CMD with KUBECONFIG set, stop
+//	twin load [--service S] [--concurrency N] [--duration D] send OpenAI requests to a Service's pods
+//
+// `twin up --demo` adds the simulation, the local Google API server and the
+// tutorial's vLLM Deployment and Service, and writes an env file.
 //
 // As root, `twin exec` runs the twin and CMD in a network namespace of
 // their own with only `lo`.
@@ -41,6 +45,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUpCmd(), newDownCmd(), newEnvCmd(), newRunCmd(), newExecCmd())
+	root.AddCommand(newUpCmd(), newDownCmd(), newEnvCmd(), newRunCmd(), newExecCmd(), newLoadCmd())
 	return root
 }

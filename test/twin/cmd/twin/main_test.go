@@ -26,7 +26,7 @@ func buildTwin(t *testing.T) string {
 		t.Fatalf("%s is not set; run hack/build-twin.sh (hack/ci-twin.sh sets it)", twin.EnvBinDir)
 	}
 	dir := t.TempDir()
-	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "gcpfake"} {
 		target, err := filepath.Abs(filepath.Join(src, b))
 		if err != nil {
 			t.Fatal(err)

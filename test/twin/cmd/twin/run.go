@@ -26,15 +26,17 @@ func newRunCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runTwin(ctx, f.opts, stateDir)
+			return runTwin(ctx, f, stateDir)
 		},
 	}
 	f.addFlags(cmd.Flags())
+	f.addDemoFlag(cmd.Flags())
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "keep the twin's files here and record it for `twin env`/`twin down`")
 	return cmd
 }
 
-func runTwin(ctx context.Context, opts twin.Options, stateDir string) error {
+func runTwin(ctx context.Context, f *clusterFlags, stateDir string) error {
+	opts := f.options()
 	if stateDir != "" {
 		opts.Dir = filepath.Join(stateDir, "cluster")
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
@@ -52,12 +54,23 @@ func runTwin(ctx context.Context, opts twin.Options, stateDir string) error {
 			_ = os.Remove(statePath(stateDir))
 		}
 	}()
-	if stateDir != "" {
-		if err := writeState(stateDir, &state{PID: os.Getpid(), Kubeconfig: t.Kubeconfig, Context: t.Context, Dir: t.Dir}); err != nil {
+	s := &state{PID: os.Getpid(), Kubeconfig: t.Kubeconfig, Context: t.Context, Dir: t.Dir,
+		EgressSocket: t.EgressSocket, GoogleEnv: t.GoogleEnv(), Demo: f.demo}
+	if f.demo {
+		if err := applyDemo(ctx, t); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("KUBECONFIG=%s\n", t.Kubeconfig)
+	if stateDir != "" {
+		s.EnvFile = filepath.Join(stateDir, "twin.env")
+		if err := os.WriteFile(s.EnvFile, []byte(exports(s)), 0o600); err != nil {
+			return err
+		}
+		if err := writeState(stateDir, s); err != nil {
+			return err
+		}
+	}
+	fmt.Print(exports(s))
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "twin: stopping")
 	return nil

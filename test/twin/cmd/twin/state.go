@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
 // state is what `twin run` leaves in the state dir for up/env/down.
@@ -17,6 +19,14 @@ type state struct {
 	Kubeconfig string `json:"kubeconfig"`
 	Context    string `json:"context"`
 	Dir        string `json:"dir"`
+	// EgressSocket reaches pods and Services (twin load uses it).
+	EgressSocket string `json:"egressSocket,omitempty"`
+	// GoogleEnv points gcloud and the plugin at the local Google API server.
+	GoogleEnv []string `json:"googleEnv,omitempty"`
+	// EnvFile holds KUBECONFIG and GoogleEnv as shell exports.
+	EnvFile string `json:"envFile,omitempty"`
+	// Demo: the tutorial's workload was applied.
+	Demo bool `json:"demo,omitempty"`
 }
 
 func defaultStateDir() string {
@@ -51,7 +61,34 @@ func writeState(dir string, s *state) error {
 
 // clusterFlags are the twin.Options a user may set.
 type clusterFlags struct {
-	opts twin.Options
+	opts     twin.Options
+	simulate bool
+	sim      runner.Options
+	// demo: simulation, the local Google API server and the tutorial's
+	// workload, with a realistic model-load delay.
+	demo bool
+}
+
+const (
+	testLoadDelay = 2 * time.Second
+	demoLoadDelay = 30 * time.Second
+)
+
+// options are the twin.Options the flags ask for.
+func (f *clusterFlags) options() twin.Options {
+	o := f.opts
+	if f.simulate || f.demo {
+		sim := f.sim
+		if sim.ModelLoadDelay == 0 {
+			sim.ModelLoadDelay = testLoadDelay
+			if f.demo {
+				sim.ModelLoadDelay = demoLoadDelay
+			}
+		}
+		o.Simulate = &sim
+	}
+	o.GoogleAPI = o.GoogleAPI || f.demo
+	return o
 }
 
 func (f *clusterFlags) addFlags(fs *pflag.FlagSet) {
@@ -66,6 +103,17 @@ func (f *clusterFlags) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.opts.HPASyncPeriod, "hpa-sync-period", 15*time.Second, "--horizontal-pod-autoscaler-sync-period of the controller manager")
 	fs.StringVar(&f.opts.BinDir, "bin-dir", "", "folder with the control-plane binaries (default: next to this binary)")
 	fs.StringVar(&f.opts.CRDDir, "crd-dir", "", "folder with CRDs to install (default: shared/testdata/crds found upwards, or $"+twin.EnvCRDDir+")")
+	fs.BoolVar(&f.simulate, "simulate", false, "run a simulated vLLM server behind every vLLM pod and a DCGM exporter pod per GPU node")
+	fs.Float64Var(&f.sim.Speed, "sim-speed", 1, "simulated model seconds per wall-clock second (with --simulate)")
+	fs.DurationVar(&f.sim.ModelLoadDelay, "model-load-delay", 0, "time from a vLLM pod's start to Ready (default 2s, 30s with --demo)")
+	fs.BoolVar(&f.sim.LegacyMetrics, "legacy-vllm-metrics", false, "simulated servers also expose vllm:gpu_cache_usage_perc, like vLLM before v0.10")
+	fs.BoolVar(&f.opts.GoogleAPI, "google-api", false, "run the local Google API server (IAM, Cloud Resource Manager) for project --project")
+	fs.Int64Var(&f.opts.ProjectNumber, "project-number", twin.DefaultProjectNumber, "number of --project in the local Google API server")
+}
+
+// addDemoFlag adds --demo (up and run only).
+func (f *clusterFlags) addDemoFlag(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.demo, "demo", false, "simulation + local Google API server + the tutorial's vllm-gemma-deployment and vllm-service; writes an env file")
 }
 
 // args renders the flags back for a child `twin run`.
@@ -80,5 +128,9 @@ func (f *clusterFlags) args() []string {
 	if o.CRDDir != "" {
 		a = append(a, "--crd-dir="+o.CRDDir)
 	}
+	a = append(a, "--simulate="+strconv.FormatBool(f.simulate), "--sim-speed="+strconv.FormatFloat(f.sim.Speed, 'g', -1, 64),
+		"--model-load-delay="+f.sim.ModelLoadDelay.String(), "--legacy-vllm-metrics="+strconv.FormatBool(f.sim.LegacyMetrics),
+		"--google-api="+strconv.FormatBool(o.GoogleAPI), "--project-number="+strconv.FormatInt(o.ProjectNumber, 10),
+		"--demo="+strconv.FormatBool(f.demo))
 	return a
 }

@@ -25,6 +25,7 @@ func newUpCmd() *cobra.Command {
 		},
 	}
 	f.addFlags(cmd.Flags())
+	f.addDemoFlag(cmd.Flags())
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "where the running twin keeps its files (also $INFER_HPA_TWIN_STATE)")
 	cmd.Flags().StringVar(&kubeconfigOut, "kubeconfig-out", "", "also copy the admin kubeconfig to this file")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the twin to be ready")
@@ -81,6 +82,10 @@ func up(out io.Writer, f *clusterFlags, stateDir, kubeconfigOut string, timeout 
 }
 
 func printUp(out io.Writer, s *state, stateDir string) {
+	if s.Demo {
+		printDemo(out, s, stateDir)
+		return
+	}
 	fmt.Fprintf(out, `twin %s is up (pid %d)
 kubeconfig: %s
 
