@@ -64,6 +64,7 @@ the HPA itself.`,
 		NewCmdCleanup(streams, flags),
 		NewCmdWatch(streams, flags),
 	)
+	setupCompletion(root)
 	return root
 }
 
