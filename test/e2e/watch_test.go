@@ -48,10 +48,12 @@ func newTutorialWorld(t *testing.T, ns string) *tutorialWorld {
 
 	w := &tutorialWorld{ns: namespace(t, ns), adapter: startStandIn(t)}
 	w.logFile = adapterLogFile(t)
+	w.adapter.mu.Lock()
 	w.adapter.onServe = func(metric, ns string, pods int, value string) {
 		appendCRILog(w.logFile, fmt.Sprintf("I%s       1 provider.go:112] served %s in %s: %d pods, %s each",
 			time.Now().UTC().Format("0102 15:04:05.000000"), shortMetric(metric), ns, pods, value))
 	}
+	w.adapter.mu.Unlock()
 	w.setTotal(1)
 	vllmDeployment(t, w.ns, vllmName, "gemma-server", 8081, true)
 	svc := &corev1.Service{
