@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/pkg/version.version=$(VERSION) -X $(PKG)/pkg/version.commit=$(COMMIT) -X $(PKG)/pkg/version.date=$(DATE)
 
-.PHONY: build test vet fmt demo-render bench
+.PHONY: build test vet fmt demo-render bench e2e dist krew-manifest
 
 build: ## Build bin/kubectl-infer_hpa
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/$(BIN) ./cmd/kubectl-infer-hpa
@@ -26,3 +26,19 @@ demo-render: build ## The main job, offline: render the tutorial's setup
 
 bench: ## Benchmarks, ratios printed against the tools a user would otherwise run
 	./hack/bench-render.sh
+
+e2e: ## setup/diff/cleanup end to end on the local twin (builds the twin if needed)
+	./hack/ci-e2e.sh
+
+# Release: the version lives in VERSION; the commit is abbreviated to a fixed
+# length and the date is the commit time, so the archives are reproducible.
+RELEASE_VERSION := $(shell cat VERSION)
+DIST_COMMIT     := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DIST_DIR        := dist
+DIST_FLAGS      :=
+
+dist: ## Release archives and checksums.txt for every platform in dist/ (reproducible)
+	go run ./hack/dist -version $(RELEASE_VERSION) -commit $(DIST_COMMIT) -date $(DATE) -out $(DIST_DIR) $(DIST_FLAGS)
+
+krew-manifest: ## Rewrite krew-manifest.yaml from the archives of the release commit (see docs/RELEASE.md)
+	./hack/krew-manifest.sh

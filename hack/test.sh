@@ -15,3 +15,9 @@ go test -count=1 ./...
 
 echo "== twin (test/twin: local GKE twin, cached build + tests)"
 ./hack/ci-twin.sh
+
+echo "== e2e (setup, diff, cleanup on the twin)"
+./hack/ci-e2e.sh
+
+echo "== distribution: make dist, reproducibility, krew manifest, real krew install"
+./hack/ci-krew.sh

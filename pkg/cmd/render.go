@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -114,11 +113,5 @@ func (o *RenderOptions) Run() error {
 	if err != nil {
 		return err
 	}
-	list := map[string]any{"apiVersion": "v1", "kind": "List", "items": objs}
-	b, err := json.MarshalIndent(list, "", "    ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(o.Out, "%s\n", b)
-	return err
+	return printObjects(o.Out, objs, "json")
 }

@@ -29,7 +29,12 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // NewRootCmd builds the root command with every verb attached.
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
-	flags := genericclioptions.NewConfigFlags(true)
+	return NewRootCmdWithFlags(streams, genericclioptions.NewConfigFlags(true))
+}
+
+// NewRootCmdWithFlags is NewRootCmd with the cluster flags given (tests
+// wrap the REST config through flags.WrapConfigFn).
+func NewRootCmdWithFlags(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kubectl-infer_hpa",
 		Short: "Autoscale a vLLM inference server on GKE on the metrics that matter",
@@ -54,14 +59,22 @@ the HPA itself.`,
 	root.AddCommand(
 		NewCmdVersion(streams),
 		NewCmdRender(streams, flags),
+		NewCmdSetup(streams, flags),
+		NewCmdDiff(streams, flags),
+		NewCmdCleanup(streams, flags),
 		NewCmdWatch(streams, flags),
 	)
+	setupCompletion(root)
 	return root
 }
 
 // Execute runs the root command and turns its error into an exit code.
 func Execute(streams genericiooptions.IOStreams, args []string) int {
-	root := NewRootCmd(streams)
+	return ExecuteCmd(NewRootCmd(streams), streams, args)
+}
+
+// ExecuteCmd runs a root command built by NewRootCmdWithFlags.
+func ExecuteCmd(root *cobra.Command, streams genericiooptions.IOStreams, args []string) int {
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {

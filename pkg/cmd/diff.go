@@ -1,0 +1,75 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
+)
+
+// DiffOptions holds the state of `diff`.
+type DiffOptions struct {
+	planFlags
+	genericiooptions.IOStreams
+}
+
+// NewCmdDiff returns the `diff` command.
+func NewCmdDiff(streams genericiooptions.IOStreams, cf *genericclioptions.ConfigFlags) *cobra.Command {
+	o := &DiffOptions{planFlags: newPlanFlags(cf), IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "diff [DEPLOYMENT] [flags]",
+		Short: "Show what setup would change, as a unified diff against the live objects",
+		Long: `Plan exactly as setup does, ask the apiserver what every changed object would
+become (a server-side dry run: nothing persists), and print a unified diff
+against the live objects; objects setup would prune are shown as deleted.
+
+Exit status: 0 when setup would change nothing, 1 when it would, >1 on error
+(as kubectl diff).`,
+		Example: `  kubectl infer-hpa diff vllm-gemma-deployment -n default --metric running=4 --metric waiting=10`,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(cmd, args); err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if err := o.validate(); err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.manifest.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Run prints the diff and sets the exit status.
+func (o *DiffOptions) Run(ctx context.Context) error {
+	diffs, err := o.diff(ctx)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	for _, d := range diffs {
+		fmt.Fprint(o.Out, d.Unified)
+	}
+	if len(diffs) > 0 {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func (o *DiffOptions) diff(ctx context.Context) ([]apply.ObjectDiff, error) {
+	s, err := connect(ctx, o.configFlags)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(ctx, s.env, o.input(s))
+	if err != nil {
+		return nil, err
+	}
+	a := &apply.Applier{Clients: s.env.Clients}
+	return a.Diff(ctx, p.Set, p.Objects)
+}

@@ -1,0 +1,59 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
+)
+
+// planFlags are what setup and diff share: the cluster and manifest flags,
+// completed into library options, and which flags the user gave (the rest
+// is inferred from the cluster).
+type planFlags struct {
+	configFlags *genericclioptions.ConfigFlags
+	manifest    *ManifestFlags
+
+	library kustomize.Options
+	given   func(string) bool
+}
+
+func newPlanFlags(cf *genericclioptions.ConfigFlags) planFlags {
+	return planFlags{configFlags: cf, manifest: NewManifestFlags()}
+}
+
+// complete reads the flags and the optional DEPLOYMENT argument.
+func (f *planFlags) complete(cmd *cobra.Command, args []string) error {
+	lib, err := f.manifest.ToOptions(namespaceOf(f.configFlags))
+	if err != nil {
+		return err
+	}
+	if len(args) == 1 {
+		if lib.Deployment != "" && lib.Deployment != args[0] {
+			return fmt.Errorf("the DEPLOYMENT argument %q and --deployment %q differ: give one", args[0], lib.Deployment)
+		}
+		lib.Deployment = args[0]
+	}
+	f.library = lib
+	f.given = givenFlags(cmd)
+	return nil
+}
+
+// validate checks every manifest flag before the cluster is contacted. The
+// deployment may still be unknown (it is discovered): a placeholder stands
+// in for it.
+func (f *planFlags) validate() error {
+	check := f.library
+	if check.Deployment == "" {
+		check.Deployment = "placeholder"
+	}
+	check.Complete()
+	return check.Validate()
+}
+
+func (f *planFlags) input(s *session) plan.Input {
+	return plan.Input{Options: f.library, Given: f.given, Context: s.context}
+}

@@ -1,0 +1,187 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+)
+
+// SetupOptions holds the state of `setup`.
+type SetupOptions struct {
+	planFlags
+
+	DryRun         string
+	Output         string
+	Timeout        time.Duration
+	ForceConflicts bool
+	SkipIAM        bool
+
+	dryRun apply.DryRunMode
+	genericiooptions.IOStreams
+}
+
+// NewCmdSetup returns the `setup` command.
+func NewCmdSetup(streams genericiooptions.IOStreams, cf *genericclioptions.ConfigFlags) *cobra.Command {
+	o := &SetupOptions{planFlags: newPlanFlags(cf), IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "setup [DEPLOYMENT] [flags]",
+		Short: "Apply the whole chain to the cluster, check first, wait until it works",
+		Long: `Find the vLLM Deployment (by name, or the only one in the namespace), infer its
+pod labels, metrics port and the GKE project, check everything setup needs
+(Managed Prometheus, free metrics APIServices, your permissions, Workload
+Identity) and only then apply, in order: namespace and RBAC, the adapter (and
+wait until it is ready), the APIServices (and wait until they are Available),
+the PodMonitoring and GPU rules, the HPA.
+
+Setup records what it applied in an ApplySet (configmap/infer-hpa-HPA in the
+namespace): a rerun with the same flags changes nothing; with other flags it
+applies the difference and removes what is no longer needed. Objects it did
+not create are never changed without --force-conflicts, and never deleted.`,
+		Example: `  # The tutorial's Deployment: everything else is inferred
+  kubectl infer-hpa setup vllm-gemma-deployment -n default --metric running=4 --behavior tutorial
+
+  # What would be applied, exactly
+  kubectl infer-hpa setup -n default --dry-run=client -o yaml
+
+  # Let the apiserver validate everything without persisting it
+  kubectl infer-hpa setup -n default --dry-run=server`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.manifest.AddFlags(cmd.Flags())
+	addApplyFlags(cmd, &o.DryRun, &o.Timeout, &o.ForceConflicts)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "With --dry-run=client: print the objects as yaml or json")
+	cmd.Flags().BoolVar(&o.SkipIAM, "skip-iam", false, "Leave Google Cloud IAM alone (grant the adapter roles/monitoring.viewer yourself)")
+	return cmd
+}
+
+func addApplyFlags(cmd *cobra.Command, dryRun *string, timeout *time.Duration, force *bool) {
+	cmd.Flags().StringVar(dryRun, "dry-run", "none", "none, client (print what would be applied, no request that writes) or server (the apiserver validates, nothing persists)")
+	cmd.Flags().DurationVar(timeout, "timeout", 5*time.Minute, "How long each wait (adapter ready, APIServices Available) may take")
+	cmd.Flags().BoolVar(force, "force-conflicts", false, "Take fields owned by other field managers, and apply over objects and APIServices that are not ours")
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
+}
+
+// Complete reads the flags and the optional DEPLOYMENT argument.
+func (o *SetupOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.planFlags.complete(cmd, args); err != nil {
+		return err
+	}
+	var err error
+	o.dryRun, err = apply.ParseDryRun(o.DryRun)
+	return err
+}
+
+// Validate checks the flags before the cluster is contacted.
+func (o *SetupOptions) Validate() error {
+	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
+		return fmt.Errorf("--output %q is not supported: use yaml or json", o.Output)
+	}
+	if o.Output != "" && o.dryRun != apply.DryRunClient {
+		return errors.New("--output prints the objects of --dry-run=client: add --dry-run=client")
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout %s: give a positive duration such as 5m", o.Timeout)
+	}
+	return o.planFlags.validate()
+}
+
+// Run plans, checks, applies and reports.
+func (o *SetupOptions) Run(ctx context.Context) error {
+	s, err := connect(ctx, o.configFlags)
+	if err != nil {
+		return err
+	}
+	p, checks, err := s.planAndCheck(ctx, o.input(s), o.ForceConflicts)
+	if err != nil {
+		return err
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintln(o.ErrOut, "discovered:", n)
+	}
+	checks.Print(o.ErrOut)
+	if err := checks.Err(); err != nil {
+		return err
+	}
+	p.Disown(checks.Foreign, checks.ExistingNamespaces)
+	var iam *iamStep
+	if !o.SkipIAM {
+		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, o.dryRun == apply.DryRunNone); err != nil {
+			return fmt.Errorf("Google Cloud IAM (--wi-mode %s): %w; or pass --skip-iam and grant roles/monitoring.viewer yourself", p.Options.WIMode, err)
+		}
+	}
+	if o.dryRun == apply.DryRunClient {
+		if iam != nil {
+			iam.printGcloud(o.ErrOut, false)
+		}
+		return printObjects(o.Out, p.WithParent(), o.Output)
+	}
+	progress := apply.NewProgress(o.Out)
+	a := &apply.Applier{Clients: s.env.Clients, Force: o.ForceConflicts, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
+	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
+	if err != nil {
+		return fmt.Errorf("setup stopped: %w\n%s", err, doneSoFar(rep))
+	}
+	switch {
+	case iam == nil && o.SkipIAM && p.Options.WIMode != kustomize.WINone:
+		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
+	case iam != nil && o.dryRun.On():
+		iam.printGcloud(o.Out, false)
+	case iam != nil:
+		if err := iam.run(ctx, o.Out, false); err != nil {
+			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nthe cluster side is done (%s): fix the above and rerun setup", err, summary(rep))
+		}
+	}
+	fmt.Fprintf(o.Out, "setup %s: %s; inventory %s\n", doneWord(o.dryRun), summary(rep), p.Set)
+	return nil
+}
+
+func doneWord(m apply.DryRunMode) string {
+	if m == apply.DryRunServer {
+		return "checked by a server dry run, nothing persisted"
+	}
+	return "complete"
+}
+
+// summary counts outcomes: "3 created, 11 unchanged".
+func summary(rep *apply.Report) string {
+	n := rep.Count()
+	var parts []string
+	for _, out := range []apply.Outcome{apply.Created, apply.Configured, apply.Unchanged, apply.Pruned, apply.Deleted} {
+		if n[out] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[out], out))
+		}
+	}
+	if len(rep.Kept) > 0 {
+		parts = append(parts, fmt.Sprintf("%d kept (shared)", len(rep.Kept)))
+	}
+	if len(parts) == 0 {
+		return "nothing to do"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// doneSoFar says exactly what was applied before a failure.
+func doneSoFar(rep *apply.Report) string {
+	if rep == nil || len(rep.Count()) == 0 {
+		return "nothing was changed"
+	}
+	return "done before the failure: " + summary(rep) + "; rerun setup after fixing it, or run cleanup to remove it"
+}

@@ -1,0 +1,207 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+)
+
+// MonitoringGroupVersion serves Managed Prometheus' kinds.
+const MonitoringGroupVersion = "monitoring.googleapis.com/v1"
+
+// checkCRDs: the plan's Managed Prometheus kinds are served.
+func checkCRDs(_ context.Context, env Env, in Input, r *Result) {
+	need := map[string]bool{}
+	for _, o := range in.Objects {
+		if o.GroupVersionKind().Group == "monitoring.googleapis.com" {
+			need[o.GetKind()] = true
+		}
+	}
+	c := Check{Name: "Managed Prometheus CRDs", Fix: "enable Managed Service for Prometheus on the cluster: gcloud container clusters update CLUSTER --location LOCATION --enable-managed-prometheus"}
+	list, err := env.Kube.Discovery().ServerResourcesForGroupVersion(MonitoringGroupVersion)
+	if err != nil && !apierrors.IsNotFound(err) {
+		c.Detail = fmt.Sprintf("cannot read the API discovery of %s: %v", MonitoringGroupVersion, err)
+		r.add(c)
+		return
+	}
+	served := map[string]bool{}
+	if list != nil {
+		for _, res := range list.APIResources {
+			served[res.Kind] = true
+		}
+	}
+	var missing, have []string
+	for k := range need {
+		if served[k] {
+			have = append(have, k)
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(have)
+	if len(missing) > 0 {
+		c.Detail = fmt.Sprintf("%s does not serve %s", MonitoringGroupVersion, strings.Join(missing, ", "))
+	} else {
+		c.OK, c.Detail = true, strings.Join(have, ", ")+" served"
+	}
+	r.add(c)
+}
+
+// checkMetricsPort: the vLLM container declares the port the PodMonitoring
+// scrapes (Managed Prometheus only scrapes declared container ports).
+func checkMetricsPort(_ context.Context, _ Env, in Input, r *Result) {
+	c := Check{Name: "metrics port"}
+	d := in.Deployment
+	if d == nil {
+		return
+	}
+	if n, ok := discover.DeclaredPort(&d.Spec.Template.Spec, in.Options.MetricsPort); ok {
+		c.OK, c.Detail = true, fmt.Sprintf("deployment %s declares port %d; Managed Prometheus scrapes %s there", d.Name, n, in.Options.MetricsPath)
+	} else {
+		c.Detail = fmt.Sprintf("deployment %s declares no container port %s", d.Name, in.Options.MetricsPort)
+		c.Fix = fmt.Sprintf("add `ports: [{containerPort: %s, name: metrics}]` to the vLLM container, or give the right one with --metrics-port", in.Options.MetricsPort)
+	}
+	r.add(c)
+}
+
+// Adapter names the Service our APIServices point at.
+const (
+	AdapterNamespace = "custom-metrics"
+	AdapterService   = "custom-metrics-stackdriver-adapter"
+)
+
+// checkAPIServices: the metrics APIServices are free, or already ours.
+func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
+	for _, o := range in.Objects {
+		if o.GetKind() != "APIService" {
+			continue
+		}
+		c := Check{Name: "APIService " + o.GetName()}
+		l, read := r.lives[o]
+		if !read {
+			continue
+		}
+		live, err := l.obj, l.err
+		switch {
+		case apierrors.IsForbidden(errors.Unwrap(err)):
+			c.Detail = "not allowed to read it (see permissions)"
+		case err != nil:
+			c.Detail = err.Error()
+		case live == nil:
+			c.OK, c.Detail = true, "free"
+		default:
+			owner := "the apiserver itself (no service)"
+			if ns, _, _ := unstructured.NestedString(live.Object, "spec", "service", "namespace"); ns != "" {
+				name, _, _ := unstructured.NestedString(live.Object, "spec", "service", "name")
+				owner = ns + "/" + name
+			}
+			ours := owner == AdapterNamespace+"/"+AdapterService && live.GetLabels()[apply.LabelManagedBy] == apply.ManagedBy
+			switch {
+			case ours:
+				c.OK, c.Detail = true, "already ours"
+			case in.Force:
+				c.OK, c.Detail = true, "served by "+owner+"; --force-conflicts: setup will take it over"
+			default:
+				c.Detail = "already served by " + owner
+				c.Fix = "only one adapter may serve the metrics APIs: remove " + owner + " (e.g. uninstall prometheus-adapter or KEDA's metrics server) or rerun with --force-conflicts to replace it"
+			}
+		}
+		r.add(c)
+	}
+}
+
+// checkWorkloadIdentity: with a WI mode, nodes run the GKE metadata server.
+func checkWorkloadIdentity(ctx context.Context, env Env, in Input, r *Result) {
+	if in.Options.WIMode == kustomize.WINone {
+		return
+	}
+	c := Check{Name: "Workload Identity", Fix: "enable Workload Identity: gcloud container clusters update CLUSTER --workload-pool=PROJECT.svc.id.goog, then gcloud container node-pools update POOL --workload-metadata=GKE_METADATA (or use --wi-mode none)"}
+	nodes, err := env.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "iam.gke.io/gke-metadata-server-enabled=true", Limit: 1})
+	switch {
+	case err != nil:
+		c.Detail = "cannot list nodes: " + err.Error()
+	case len(nodes.Items) == 0:
+		c.Detail = "no node has the label iam.gke.io/gke-metadata-server-enabled=true"
+	default:
+		c.OK, c.Detail = true, "the GKE metadata server runs on the nodes (node "+nodes.Items[0].Name+")"
+	}
+	r.add(c)
+}
+
+// checkForeign: planned objects that exist without our managed-by label
+// belong to someone else. Namespaces are shared freely and never foreign.
+func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
+	c := Check{Name: "existing objects"}
+	var foreign []string
+	r.ExistingNamespaces = map[string]bool{}
+	var unreadable []string
+	for _, o := range in.Objects {
+		if o.GetKind() == "APIService" {
+			continue // their own check names the owner
+		}
+		l, read := r.lives[o]
+		if !read {
+			continue // the CRD check reports kinds the cluster does not serve
+		}
+		live, err := l.obj, l.err
+		if apierrors.IsForbidden(errors.Unwrap(err)) {
+			unreadable = append(unreadable, refNS(o))
+			continue
+		}
+		if err != nil {
+			c.Detail = err.Error()
+			r.add(c)
+			return
+		}
+		if o.GetKind() == "Namespace" {
+			if live != nil && live.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
+				r.ExistingNamespaces[o.GetName()] = true
+			}
+			continue
+		}
+		if live != nil && live.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
+			r.Foreign = append(r.Foreign, o)
+			foreign = append(foreign, refNS(o))
+		}
+	}
+	switch {
+	case len(unreadable) > 0:
+		c.Detail = "not allowed to read " + strings.Join(unreadable, ", ") + " (see permissions)"
+	case len(foreign) == 0:
+		c.OK, c.Detail = true, "none of the planned objects belongs to anyone else"
+	case in.Force:
+		c.OK, c.Detail = true, "not ours, taken over with --force-conflicts but never deleted: "+strings.Join(foreign, ", ")
+	default:
+		c.Detail = "exist and were not made by infer-hpa: " + strings.Join(foreign, ", ")
+		c.Fix = "delete or rename them, or rerun with --force-conflicts to apply over them (they will still never be pruned or deleted by infer-hpa)"
+	}
+	r.add(c)
+}
+
+func refNS(o *unstructured.Unstructured) string {
+	if o.GetNamespace() == "" {
+		return apply.Ref(o)
+	}
+	return apply.Ref(o) + " -n " + o.GetNamespace()
+}
+
+// gvrOf maps an object to its resource for access reviews.
+func gvrOf(env Env, o *unstructured.Unstructured) (schema.GroupVersionResource, bool, error) {
+	m, err := env.Mapping(o.GroupVersionKind())
+	if err != nil {
+		return schema.GroupVersionResource{}, false, err
+	}
+	return m.Resource, m.Scope.Name() == "namespace", nil
+}

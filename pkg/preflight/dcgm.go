@@ -1,0 +1,52 @@
+package preflight
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+)
+
+// GKE's managed DCGM exporter (GKE >= 1.32.1-gke.1357000).
+const (
+	ManagedDCGMNamespace = "gke-managed-system"
+	ManagedDCGMSelector  = "app.kubernetes.io/name=gke-managed-dcgm-exporter"
+)
+
+var clusterPodMonitoringGVR = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "clusterpodmonitorings"}
+
+// ManagedDCGM says whether GKE's managed DCGM exporter runs: its pods in
+// gke-managed-system or its ClusterPodMonitoring.
+func ManagedDCGM(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface) (bool, error) {
+	pods, err := kube.CoreV1().Pods(ManagedDCGMNamespace).List(ctx, metav1.ListOptions{LabelSelector: ManagedDCGMSelector, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("looking for GKE's managed DCGM exporter: %w", err)
+	}
+	if len(pods.Items) > 0 {
+		return true, nil
+	}
+	cpms, err := dyn.Resource(clusterPodMonitoringGVR).List(ctx, metav1.ListOptions{LabelSelector: ManagedDCGMSelector, Limit: 1})
+	if err != nil {
+		return false, nil // no Managed Prometheus: the CRD check says so
+	}
+	return len(cpms.Items) > 0, nil
+}
+
+// ChooseDCGM is --dcgm when the user did not give it: GKE's exporter when
+// it runs, else our own if a GPU metric needs one, else off.
+func ChooseDCGM(managed bool, metrics []kustomize.Metric) string {
+	if managed {
+		return kustomize.DCGMManaged
+	}
+	for _, m := range metrics {
+		if k, ok := kustomize.LookupMetric(m.Name); ok && k.NeedsDCGM {
+			return kustomize.DCGMSelf
+		}
+	}
+	return kustomize.DCGMOff
+}

@@ -1,0 +1,49 @@
+package preflight
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+)
+
+func TestChooseDCGM(t *testing.T) {
+	running := []kustomize.Metric{{Name: "running"}}
+	gpu := []kustomize.Metric{{Name: "running"}, {Name: "gpu-util"}}
+	cases := []struct {
+		managed bool
+		metrics []kustomize.Metric
+		want    string
+	}{
+		{true, running, kustomize.DCGMManaged},
+		{true, gpu, kustomize.DCGMManaged},
+		{false, gpu, kustomize.DCGMSelf},
+		{false, running, kustomize.DCGMOff},
+	}
+	for _, c := range cases {
+		if got := ChooseDCGM(c.managed, c.metrics); got != c.want {
+			t.Errorf("ChooseDCGM(%v, %v) = %s, want %s", c.managed, c.metrics, got, c.want)
+		}
+	}
+}
+
+func TestManagedDCGMFindsGKEsExporterPods(t *testing.T) {
+	ctx := context.Background()
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{clusterPodMonitoringGVR: "ClusterPodMonitoringList"})
+	if got, err := ManagedDCGM(ctx, fake.NewClientset(), dyn); err != nil || got {
+		t.Fatalf("empty cluster: %v, %v", got, err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "dcgm-exporter-x", Namespace: ManagedDCGMNamespace,
+		Labels: map[string]string{"app.kubernetes.io/name": "gke-managed-dcgm-exporter"}}}
+	if got, err := ManagedDCGM(ctx, fake.NewClientset(pod), dyn); err != nil || !got {
+		t.Fatalf("with GKE's exporter pod: %v, %v", got, err)
+	}
+}

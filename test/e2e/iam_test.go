@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
+)
+
+// TestWorkloadIdentityGrantAndRevoke: setup grants the adapter's KSA
+// roles/monitoring.viewer (principal mode) through the IAM API of the fake
+// Google server, a rerun changes nothing there either, and cleanup --iam
+// revokes exactly that grant.
+func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
+	const project, number = "twin-project", int64(123456789012)
+	fake := gcpfake.New()
+	fake.AddProject(project, number)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	t.Setenv(gcp.EnvIAMEndpoint, srv.URL+"/")
+	t.Setenv(gcp.EnvCRMEndpoint, srv.URL+"/")
+
+	ns := namespace(t, "e2e-iam")
+	startStandIn(t)
+	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
+	member := "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/twin-project.svc.id.goog/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter"
+
+	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--timeout", "90s")
+	if r.code != 0 {
+		t.Fatalf("setup: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, "iampolicy/projects/twin-project roles/monitoring.viewer "+member+" granted")
+	if !fake.HasRole(project, member, gcp.RoleMonitoringViewer) {
+		t.Fatal("the fake IAM has no grant for the adapter")
+	}
+	sets := fake.Calls(gcpfake.MethodSetProjectPolicy)
+
+	r = plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--timeout", "90s")
+	if r.code != 0 {
+		t.Fatalf("rerun: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, member+" unchanged")
+	if got := fake.Calls(gcpfake.MethodSetProjectPolicy); got != sets {
+		t.Errorf("rerun called setIamPolicy %d more times", got-sets)
+	}
+	if w := r.reqs.writes(); len(w) != 0 {
+		t.Errorf("rerun sent writes to the cluster: %v", w)
+	}
+
+	r = plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--iam", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "would run: gcloud projects remove-iam-policy-binding twin-project --role=roles/monitoring.viewer") {
+		t.Fatalf("cleanup --iam --dry-run: %s", r)
+	}
+	if !fake.HasRole(project, member, gcp.RoleMonitoringViewer) {
+		t.Fatal("a dry run revoked the grant")
+	}
+	r = plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--iam")
+	if r.code != 0 {
+		t.Fatalf("cleanup --iam: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, member+" revoked")
+	if fake.HasRole(project, member, gcp.RoleMonitoringViewer) {
+		t.Fatal("the grant is still there after cleanup --iam")
+	}
+}
