@@ -2,6 +2,7 @@ package twin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -178,4 +179,15 @@ func AppendLog(path string, lines ...string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// PodTarget is the loopback address the pod's port is mapped to (its
+// PortForward, else a matching ClusterPortForward), resolved as the egress
+// proxy does. Components that reach pods (the Managed Prometheus emulation's
+// scrapes) dial this, never the pod IP.
+func (t *Twin) PodTarget(namespace, pod string, port int32) (string, error) {
+	if t.proxy == nil || t.proxy.routes == nil {
+		return "", errors.New("twin: egress routes not started")
+	}
+	return t.proxy.routes.podTarget(namespace, pod, port)
 }

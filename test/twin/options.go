@@ -60,6 +60,10 @@ type Options struct {
 	// loads.
 	Simulate *runner.Options
 
+	// Metrics, when set, runs the metrics pipeline (Managed Prometheus
+	// emulation and stand-in Stackdriver adapter; needs GoogleAPI).
+	Metrics *MetricsOptions
+
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }

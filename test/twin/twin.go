@@ -46,6 +46,9 @@ type Twin struct {
 	// GoogleURL is the base URL of the local IAM + Cloud Resource Manager
 	// server (empty unless Options.GoogleAPI); see GoogleEnv.
 	GoogleURL string
+	// Metrics is the Managed Prometheus emulation and stand-in adapter (nil
+	// unless Options.Metrics).
+	Metrics *Metrics
 }
 
 // Start brings up a twin and returns when nodes are Ready and the default
@@ -184,7 +187,10 @@ func (t *Twin) start(ctx context.Context) error {
 	if err := t.startGoogleAPI(logDir); err != nil {
 		return err
 	}
-	return t.startSimulation(ctx)
+	if err := t.startSimulation(ctx); err != nil {
+		return err
+	}
+	return t.startMetrics(ctx, logDir)
 }
 
 func (t *Twin) run(logDir, name string, args ...string) error {
@@ -270,6 +276,10 @@ func (t *Twin) Stop() error {
 }
 
 func (t *Twin) stop(removeDir bool) error {
+	if t.Metrics != nil {
+		t.Metrics.Stop()
+		t.Metrics = nil
+	}
 	if t.Sim != nil {
 		t.Sim.Stop()
 		t.Sim = nil

@@ -35,7 +35,11 @@ const (
 // the twin afterwards) and exits with its code. Inside, it runs m.
 func Main(m *testing.M) { MainWith(m) }
 
-// MainWith is Main with flags for `twin exec` (e.g. "--hpa-sync-period=2s").
+// MainWith is Main with flags for `twin exec`, e.g. "--metrics" (the
+// Managed Prometheus emulation and the stand-in Stackdriver adapter behind
+// the adapter Deployment the test applies; implies the local Google API
+// server, whose endpoints arrive as CLOUDSDK_API_ENDPOINT_OVERRIDES_*),
+// "--simulate", "--hpa-sync-period=2s".
 func MainWith(m *testing.M, twinFlags ...string) {
 	if Kubeconfig() != "" {
 		os.Exit(m.Run())

@@ -67,6 +67,10 @@ type clusterFlags struct {
 	// demo: simulation, the local Google API server and the tutorial's
 	// workload, with a realistic model-load delay.
 	demo bool
+	// metrics: the metrics pipeline (Managed Prometheus emulation and
+	// stand-in adapter; implies the local Google API server).
+	metrics        bool
+	ingestionDelay time.Duration
 }
 
 const (
@@ -87,7 +91,10 @@ func (f *clusterFlags) options() twin.Options {
 		}
 		o.Simulate = &sim
 	}
-	o.GoogleAPI = o.GoogleAPI || f.demo
+	if f.metrics || f.demo {
+		o.Metrics = &twin.MetricsOptions{IngestionDelay: f.ingestionDelay}
+	}
+	o.GoogleAPI = o.GoogleAPI || f.demo || f.metrics
 	return o
 }
 
@@ -109,6 +116,8 @@ func (f *clusterFlags) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.sim.LegacyMetrics, "legacy-vllm-metrics", false, "simulated servers also expose vllm:gpu_cache_usage_perc, like vLLM before v0.10")
 	fs.BoolVar(&f.opts.GoogleAPI, "google-api", false, "run the local Google API server (IAM, Cloud Resource Manager) for project --project")
 	fs.Int64Var(&f.opts.ProjectNumber, "project-number", twin.DefaultProjectNumber, "number of --project in the local Google API server")
+	fs.BoolVar(&f.metrics, "metrics", false, "run the metrics pipeline: Managed Prometheus emulation and the stand-in Stackdriver adapter behind the adapter Deployment you apply (implies --google-api)")
+	fs.DurationVar(&f.ingestionDelay, "ingestion-delay", 0, "with --metrics: how long a scraped point takes to become queryable (Cloud Monitoring's lag)")
 }
 
 // addDemoFlag adds --demo (up and run only).
@@ -131,6 +140,6 @@ func (f *clusterFlags) args() []string {
 	a = append(a, "--simulate="+strconv.FormatBool(f.simulate), "--sim-speed="+strconv.FormatFloat(f.sim.Speed, 'g', -1, 64),
 		"--model-load-delay="+f.sim.ModelLoadDelay.String(), "--legacy-vllm-metrics="+strconv.FormatBool(f.sim.LegacyMetrics),
 		"--google-api="+strconv.FormatBool(o.GoogleAPI), "--project-number="+strconv.FormatInt(o.ProjectNumber, 10),
-		"--demo="+strconv.FormatBool(f.demo))
+		"--demo="+strconv.FormatBool(f.demo), "--metrics="+strconv.FormatBool(f.metrics), "--ingestion-delay="+f.ingestionDelay.String())
 	return a
 }
