@@ -95,6 +95,7 @@ func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstru
 		return len(pending) == 0, nil
 	}
 	if ok, _ := check(ctx); ok {
+		a.Progress.Printf("%s", done)
 		return nil
 	}
 	finish := a.Progress.Wait(what, done)

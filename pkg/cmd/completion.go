@@ -1,6 +1,16 @@
 package cmd
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+)
 
 const completionLong = `Generate the shell completion script of kubectl infer-hpa.
 
@@ -34,6 +44,92 @@ func setupCompletion(root *cobra.Command) {
 		if c.Name() == "completion" {
 			c.Long = completionLong
 			c.Example = completionExample
+		}
+	}
+}
+
+// nameLister lists the names of one kind of object in a namespace.
+type nameLister func(ctx context.Context, cs kubernetes.Interface, ns string) ([]string, error)
+
+func listDeployments(ctx context.Context, cs kubernetes.Interface, ns string) ([]string, error) {
+	l, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, d := range l.Items {
+		names = append(names, d.Name)
+	}
+	return names, nil
+}
+
+func listHPAs(ctx context.Context, cs kubernetes.Interface, ns string) ([]string, error) {
+	l, err := cs.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, h := range l.Items {
+		names = append(names, h.Name)
+	}
+	return names, nil
+}
+
+// completeNames lists names from the cluster that start with what was typed;
+// any error (no cluster, no permission) simply completes nothing.
+func completeNames(ctx context.Context, cs kubernetes.Interface, ns, prefix string, listers ...nameLister) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, list := range listers {
+		names, err := list(ctx, cs, ns)
+		if err != nil {
+			continue
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, prefix) && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// nameCompletion returns a cobra completion function over the cluster of the
+// kubeconfig flags, for the first argument or a flag's value.
+func nameCompletion(cf *genericclioptions.ConfigFlags, firstArgOnly bool, listers ...nameLister) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if firstArgOnly && len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg, err := cf.ToRESTConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg.Timeout = 5 * time.Second
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return completeNames(cmd.Context(), cs, namespaceOf(cf), toComplete, listers...), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// setupNameCompletion completes Deployment and HPA names from the cluster:
+// the DEPLOYMENT argument of setup, diff and cleanup, watch's HPA|DEPLOYMENT,
+// and every --deployment flag.
+func setupNameCompletion(root *cobra.Command, cf *genericclioptions.ConfigFlags) {
+	deployments := nameCompletion(cf, true, listDeployments)
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "setup", "diff", "cleanup":
+			c.ValidArgsFunction = deployments
+		case "watch":
+			c.ValidArgsFunction = nameCompletion(cf, true, listHPAs, listDeployments)
+		}
+		if c.Flags().Lookup("deployment") != nil {
+			_ = c.RegisterFlagCompletionFunc("deployment", nameCompletion(cf, false, listDeployments))
 		}
 	}
 }

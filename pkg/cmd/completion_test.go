@@ -2,10 +2,16 @@ package cmd
 
 import (
 	"bytes"
+	"context"
+	"reflect"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func runRoot(t *testing.T, args ...string) (string, int) {
@@ -57,5 +63,24 @@ func TestCompleteVerbs(t *testing.T) {
 		if !strings.Contains(out, shell) {
 			t.Errorf("__complete completion \"\" does not offer %s:\n%s", shell, out)
 		}
+	}
+}
+
+func TestCompleteNames(t *testing.T) {
+	cs := fake.NewClientset(
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "vllm-gemma-deployment", Namespace: "default"}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "vllm-llama", Namespace: "default"}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "vllm-other-ns", Namespace: "llm"}},
+		&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "vllm-gemma-deployment", Namespace: "default"}},
+		&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "vllm-hpa", Namespace: "default"}},
+	)
+	got := completeNames(context.Background(), cs, "default", "vllm", listHPAs, listDeployments)
+	want := []string{"vllm-gemma-deployment", "vllm-hpa", "vllm-llama"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("completeNames = %v, want %v (sorted, de-duplicated, this namespace only)", got, want)
+	}
+	if got := completeNames(context.Background(), cs, "default", "w", listDeployments); !reflect.DeepEqual(got, []string{"web"}) {
+		t.Errorf("completeNames(w) = %v", got)
 	}
 }

@@ -65,6 +65,7 @@ the HPA itself.`,
 		NewCmdWatch(streams, flags),
 	)
 	setupCompletion(root)
+	setupNameCompletion(root, flags)
 	return root
 }
 

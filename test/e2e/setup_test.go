@@ -50,7 +50,7 @@ func TestSetupEndToEnd(t *testing.T) {
 			"apiservice.apiregistration.k8s.io/v1beta2.custom.metrics.k8s.io created",
 			"podmonitoring.monitoring.googleapis.com/vllm-gemma-deployment-vllm created",
 			"horizontalpodautoscaler.autoscaling/vllm-gemma-deployment created",
-			"the metrics APIs are Available after", "setup complete:")
+			"the metrics APIs are Available", "setup complete:")
 		ctx := ctxFor(t, 10*time.Second)
 		for _, name := range metricAPIs {
 			u, err := get(ctx, apiServiceGVR, "", name)

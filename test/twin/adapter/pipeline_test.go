@@ -117,3 +117,22 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// The stand-in serves only through a ready pod of the plugin's adapter
+// Deployment: scaled to zero, the APIService becomes unavailable.
+func TestServesOnlyWithAReadyAdapterPod(t *testing.T) {
+	env.InstallAdapter(t)
+	scale := func(n string) {
+		if _, err := kubectl(context.Background(), "", "-n", "custom-metrics", "scale", "deploy/custom-metrics-stackdriver-adapter", "--replicas="+n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scale("0")
+	defer env.InstallAdapter(t)
+	defer scale("1")
+	eventually(t, 60*time.Second, "APIService unavailable without an adapter pod", func() (bool, string) {
+		out, err := kubectl(context.Background(), "", "get", "apiservice", "v1beta2.custom.metrics.k8s.io",
+			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].reason}`)
+		return err == nil && strings.HasPrefix(out, "False"), out
+	})
+}

@@ -77,7 +77,7 @@ func (a *Adapter) GetMetricBySelector(ctx context.Context, namespace string, sel
 		}
 	}
 	if len(names) == 0 {
-		return &custom_metrics.MetricValueList{}, nil
+		return &custom_metrics.MetricValueList{Items: []custom_metrics.MetricValue{}}, nil
 	}
 	return a.podMetrics(ctx, namespace, names, info, metricSelector)
 }
