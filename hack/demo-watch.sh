@@ -20,6 +20,7 @@
 #   DEMO_MODEL_LOAD=10s  time a new vLLM pod takes to load its model (Ready)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v kubectl >/dev/null || { echo "demo: kubectl is needed on PATH (the demo patches the Deployment with it)" >&2; exit 1; }
 twin_bin=$(bash hack/build-twin.sh | tail -n 1)
 twin="$twin_bin/twin"
 echo "demo: building the plugin" >&2
