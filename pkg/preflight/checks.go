@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -59,20 +60,33 @@ func checkCRDs(_ context.Context, env Env, in Input, r *Result) {
 	r.add(c)
 }
 
-// checkMetricsPort: the vLLM container declares the port the PodMonitoring
-// scrapes (Managed Prometheus only scrapes declared container ports).
+// checkMetricsPort: the PodMonitoring's port is one vLLM serves on. A port
+// name must be declared (Managed Prometheus resolves names through the
+// container ports). A number may be undeclared when it is the port vLLM
+// listens on (its --port, else 8000): Managed Prometheus scrapes a numbered
+// port on the pod IP, which is how the tutorial's Deployment, declaring no
+// ports, is scraped.
 func checkMetricsPort(_ context.Context, _ Env, in Input, r *Result) {
 	c := Check{Name: "metrics port"}
 	d := in.Deployment
 	if d == nil {
 		return
 	}
-	if n, ok := discover.DeclaredPort(&d.Spec.Template.Spec, in.Options.MetricsPort); ok {
+	port := in.Options.MetricsPort
+	if n, ok := discover.DeclaredPort(&d.Spec.Template.Spec, port); ok {
 		c.OK, c.Detail = true, fmt.Sprintf("deployment %s declares port %d; Managed Prometheus scrapes %s there", d.Name, n, in.Options.MetricsPath)
-	} else {
-		c.Detail = fmt.Sprintf("deployment %s declares no container port %s", d.Name, in.Options.MetricsPort)
-		c.Fix = fmt.Sprintf("add `ports: [{containerPort: %s, name: metrics}]` to the vLLM container, or give the right one with --metrics-port", in.Options.MetricsPort)
+		r.add(c)
+		return
 	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if t, err := discover.Inspect(d); err == nil && int(t.Port) == n {
+			c.OK, c.Detail = true, fmt.Sprintf("vLLM in deployment %s listens on %d (no container port declares it; Managed Prometheus scrapes a numbered port on the pod IP)", d.Name, n)
+			r.add(c)
+			return
+		}
+	}
+	c.Detail = fmt.Sprintf("deployment %s neither declares container port %s nor runs vLLM with --port %s", d.Name, port, port)
+	c.Fix = fmt.Sprintf("give the port vLLM serves on with --metrics-port, or declare `ports: [{containerPort: N, name: %s}]` on the vLLM container", port)
 	r.add(c)
 }
 

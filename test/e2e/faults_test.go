@@ -214,9 +214,11 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("deployment without the metrics port", func(t *testing.T) {
 		vllmDeployment(t, ns, "undeclared", "undeclared", 8000, false)
-		r := plugin(t, cluster.kubeconfig, "setup", "undeclared", "-n", ns, "--skip-iam")
+		// vLLM serves on 8000 (declared nowhere, which Managed Prometheus
+		// accepts for a number); 9000 is neither declared nor vLLM's port.
+		r := plugin(t, cluster.kubeconfig, "setup", "undeclared", "-n", ns, "--skip-iam", "--metrics-port", "9000")
 		oneLineError(t, r, "preflight failed", "metrics port")
-		mustContain(t, "stderr", r.stderr, "[FAIL] metrics port: deployment undeclared declares no container port 8000")
+		mustContain(t, "stderr", r.stderr, "[FAIL] metrics port: deployment undeclared neither declares container port 9000 nor runs vLLM with --port 9000")
 		noWrites(t, r)
 	})
 	t.Run("two vLLM deployments and no name", func(t *testing.T) {
