@@ -20,7 +20,6 @@
 #   DEMO_MODEL_LOAD=10s  time a new vLLM pod takes to load its model (Ready)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v kubectl >/dev/null || { echo "demo: kubectl is needed on PATH (the demo patches the Deployment with it)" >&2; exit 1; }
 twin_bin=$(bash hack/build-twin.sh | tail -n 1)
 twin="$twin_bin/twin"
 echo "demo: building the plugin" >&2
@@ -54,14 +53,6 @@ set -a
 # shellcheck disable=SC1091
 . "$state/twin.env" # KUBECONFIG and the local Google API endpoints
 set +a
-# setup's preflight wants the metrics port declared (Managed Prometheus
-# scrapes declared container ports); the twin's tutorial Deployment has none.
-if [ -z "$(kubectl get deploy vllm-gemma-deployment -o jsonpath='{.spec.template.spec.containers[0].ports}')" ]; then
-	echo "demo: declaring vLLM's port 8081 on the Deployment (kubectl patch), as setup's preflight asks" >&2
-	kubectl patch deploy vllm-gemma-deployment --type=json \
-		-p '[{"op":"add","path":"/spec/template/spec/containers/0/ports","value":[{"containerPort":8081,"name":"metrics"}]}]' >/dev/null
-	kubectl rollout status deploy/vllm-gemma-deployment --timeout 3m >/dev/null
-fi
 echo "demo: twin up; kubectl infer-hpa setup" >&2
 "$plugin" setup -n default --metric running=4 --behavior tutorial --max 5 --timeout 3m
 

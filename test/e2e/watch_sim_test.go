@@ -12,7 +12,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -53,7 +52,7 @@ func TestWatchScaleUpSimulated(t *testing.T) {
 		t.Fatal(err)
 	}
 	kube := kubernetes.NewForConfigOrDie(cfg)
-	declareMetricsPort(t, kube)
+	waitVLLMReady(t, kube)
 	r := plugin(t, kubeconfig, "setup", "-n", "default", "--metric", "running=4", "--behavior", "tutorial",
 		"--max", "5", "--timeout", "3m")
 	if r.code != 0 {
@@ -96,24 +95,16 @@ func setEnvFile(t *testing.T, path string) {
 	}
 }
 
-// declareMetricsPort declares vLLM's port 8081 on the twin's tutorial
-// Deployment (its manifest has no ports; setup's preflight asks for the
-// scraped port to be declared) and waits for the new pod to be Ready.
-func declareMetricsPort(t *testing.T, kube kubernetes.Interface) {
+// waitVLLMReady waits for the twin's tutorial Deployment (as the tutorial
+// wrote it: no container ports, vLLM on --port=8081) to have its pod Ready.
+func waitVLLMReady(t *testing.T, kube kubernetes.Interface) {
 	t.Helper()
-	ctx := context.Background()
-	patch := `[{"op":"add","path":"/spec/template/spec/containers/0/ports","value":[{"containerPort":8081,"name":"metrics"}]}]`
-	d, err := kube.AppsV1().Deployments("default").Patch(ctx, vllmName, types.JSONPatchType, []byte(patch), metav1.PatchOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 90*time.Second, "the re-rolled vLLM pod to be Ready", func(ctx context.Context) string {
+	eventually(t, 90*time.Second, "the vLLM pod to be Ready", func(ctx context.Context) string {
 		dep, err := kube.AppsV1().Deployments("default").Get(ctx, vllmName, metav1.GetOptions{})
 		if err != nil {
 			return err.Error()
 		}
-		st := dep.Status
-		if dep.Status.ObservedGeneration < d.Generation || st.UpdatedReplicas != 1 || st.ReadyReplicas != 1 || st.Replicas != 1 {
+		if st := dep.Status; st.ReadyReplicas != 1 || st.Replicas != 1 {
 			return fmt.Sprintf("deployment status %+v", st)
 		}
 		return ""
