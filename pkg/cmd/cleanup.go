@@ -23,6 +23,8 @@ type CleanupOptions struct {
 	DryRun  string
 	Timeout time.Duration
 	IAM     bool
+	// PrintGcloud prints the gcloud commands that revoke the grants.
+	PrintGcloud bool
 
 	namespace string
 	dryRun    apply.DryRunMode
@@ -63,6 +65,7 @@ inventory in the namespace is used.`,
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", "none, client (list what would be deleted) or server (the apiserver checks the deletes, nothing persists)")
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long to wait for the objects to be gone")
+	cmd.Flags().BoolVar(&o.PrintGcloud, "print-gcloud", false, printGcloudHelp+" (with --iam)")
 	cmd.Flags().BoolVar(&o.IAM, "iam", false, "Also revoke the Workload Identity grants setup made in Google Cloud IAM (give it with the cleanup that deletes the inventory: the settings are read from it)")
 	return cmd
 }
@@ -85,6 +88,9 @@ func (o *CleanupOptions) Complete(args []string) error {
 func (o *CleanupOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout %s: give a positive duration such as 5m", o.Timeout)
+	}
+	if o.PrintGcloud && !o.IAM {
+		return fmt.Errorf("--print-gcloud prints the commands that revoke the IAM grants: add --iam")
 	}
 	return nil
 }
@@ -118,7 +124,10 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	}
 	switch {
 	case iam != nil && o.dryRun.On():
-		iam.printGcloud(o.Out, true)
+		iam.printGcloud(o.Out, true, "would run: ")
+	case iam != nil && o.PrintGcloud:
+		fmt.Fprintln(o.ErrOut, "Google Cloud IAM left alone (--print-gcloud): run these gcloud commands to revoke what setup granted")
+		iam.printGcloud(o.Out, true, "")
 	case iam != nil:
 		if err := iam.run(ctx, o.Out, true); err != nil {
 			return fmt.Errorf("cleanup stopped at Google Cloud IAM: %w\nthe cluster side is gone (%s): fix the above and rerun cleanup --iam with the same flags", err, summary(rep))
@@ -143,7 +152,7 @@ func (o *CleanupOptions) iamStep(ctx context.Context, s *session, set apply.Appl
 		return nil, err // no inventory: Delete says so
 	}
 	mode, project, gsa := iamFromParent(parent.GetAnnotations())
-	step, err := newIAMStep(ctx, mode, project, gsa, !o.dryRun.On())
+	step, err := newIAMStep(ctx, mode, project, gsa, !o.dryRun.On() && !o.PrintGcloud)
 	if err != nil {
 		return nil, fmt.Errorf("--iam (recorded --wi-mode %s, --project %q): %w", mode, project, err)
 	}

@@ -48,16 +48,20 @@ func iamFromParent(annotations map[string]string) (mode, project, gsaName string
 	return mode, annotations[plan.AnnotationProject], annotations[plan.AnnotationGSAName]
 }
 
-// printGcloud prints what the step would do, as gcloud commands.
-func (s *iamStep) printGcloud(out io.Writer, remove bool) {
+// printGcloud prints what the step would do, as gcloud commands, each
+// after prefix ("would run: " for a dry run, "" for --print-gcloud, so the
+// lines can be run as they are).
+func (s *iamStep) printGcloud(out io.Writer, remove bool, prefix string) {
 	cmds := gcp.GcloudCommands(s.cfg)
 	if remove {
 		cmds = gcp.GcloudRemoveCommands(s.cfg)
 	}
 	for _, c := range cmds {
-		fmt.Fprintf(out, "would run: %s\n", c)
+		fmt.Fprintf(out, "%s%s\n", prefix, c)
 	}
 }
+
+const printGcloudHelp = "Do not call Google Cloud IAM: print the equivalent gcloud commands, for users who may not let a tool change IAM"
 
 // run grants (or, with remove, revokes) and prints one line per step.
 func (s *iamStep) run(ctx context.Context, out io.Writer, remove bool) error {

@@ -24,6 +24,7 @@ type SetupOptions struct {
 	Timeout        time.Duration
 	ForceConflicts bool
 	SkipIAM        bool
+	PrintGcloud    bool
 
 	dryRun apply.DryRunMode
 	genericiooptions.IOStreams
@@ -69,6 +70,7 @@ not create are never changed without --force-conflicts, and never deleted.`,
 	addApplyFlags(cmd, &o.DryRun, &o.Timeout, &o.ForceConflicts)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "With --dry-run=client: print the objects as yaml or json")
 	cmd.Flags().BoolVar(&o.SkipIAM, "skip-iam", false, "Leave Google Cloud IAM alone (grant the adapter roles/monitoring.viewer yourself)")
+	cmd.Flags().BoolVar(&o.PrintGcloud, "print-gcloud", false, printGcloudHelp)
 	return cmd
 }
 
@@ -100,6 +102,9 @@ func (o *SetupOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout %s: give a positive duration such as 5m", o.Timeout)
 	}
+	if o.PrintGcloud && o.SkipIAM {
+		return fmt.Errorf("--print-gcloud and --skip-iam contradict each other: give one of them")
+	}
 	return o.planFlags.validate()
 }
 
@@ -123,13 +128,13 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	p.Disown(checks.Foreign, checks.ExistingNamespaces)
 	var iam *iamStep
 	if !o.SkipIAM {
-		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, o.dryRun == apply.DryRunNone); err != nil {
+		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
 			return fmt.Errorf("Google Cloud IAM (--wi-mode %s): %w; or pass --skip-iam and grant roles/monitoring.viewer yourself", p.Options.WIMode, err)
 		}
 	}
 	if o.dryRun == apply.DryRunClient {
 		if iam != nil {
-			iam.printGcloud(o.ErrOut, false)
+			iam.printGcloud(o.ErrOut, false, "would run: ")
 		}
 		return printObjects(o.Out, p.WithParent(), o.Output)
 	}
@@ -143,7 +148,10 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	case iam == nil && o.SkipIAM && p.Options.WIMode != kustomize.WINone:
 		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
 	case iam != nil && o.dryRun.On():
-		iam.printGcloud(o.Out, false)
+		iam.printGcloud(o.Out, false, "would run: ")
+	case iam != nil && o.PrintGcloud:
+		fmt.Fprintln(o.ErrOut, "Google Cloud IAM left alone (--print-gcloud): run these gcloud commands to grant the adapter roles/monitoring.viewer")
+		iam.printGcloud(o.Out, false, "")
 	case iam != nil:
 		if err := iam.run(ctx, o.Out, false); err != nil {
 			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nthe cluster side is done (%s): fix the above and rerun setup", err, summary(rep))

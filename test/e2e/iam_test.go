@@ -58,3 +58,34 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 		t.Fatal("the grant is still there after cleanup --iam")
 	}
 }
+
+// TestPrintGcloud: with --print-gcloud, setup and cleanup --iam leave Google
+// Cloud IAM alone and print the gcloud commands instead.
+func TestPrintGcloud(t *testing.T) {
+	fake := localGoogle(t)
+	ns := namespace(t, "e2e-gcloud")
+	startStandIn(t)
+	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
+
+	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--timeout", "90s", "--print-gcloud")
+	if r.code != 0 {
+		t.Fatalf("setup --print-gcloud: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, "gcloud projects add-iam-policy-binding twin-project", "--role=roles/monitoring.viewer")
+	mustContain(t, "stderr", r.stderr, "Google Cloud IAM left alone (--print-gcloud)")
+	if n := fake.Calls(gcpfake.MethodSetProjectPolicy); n != 0 {
+		t.Errorf("setup --print-gcloud called setIamPolicy %d times", n)
+	}
+
+	r = plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--iam", "--print-gcloud")
+	if r.code != 0 {
+		t.Fatalf("cleanup --iam --print-gcloud: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, "gcloud projects remove-iam-policy-binding twin-project", "cleanup complete")
+	if n := fake.Calls(gcpfake.MethodSetProjectPolicy); n != 0 {
+		t.Errorf("cleanup --print-gcloud called setIamPolicy %d times", n)
+	}
+
+	r = plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--print-gcloud")
+	oneLineError(t, r, "--print-gcloud", "add --iam")
+}
