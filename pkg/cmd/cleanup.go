@@ -122,14 +122,8 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	for _, k := range rep.Kept {
 		fmt.Fprintf(o.Out, "%s kept (shared)\n", k)
 	}
-	switch {
-	case iam != nil && o.dryRun.On():
-		iam.printGcloud(o.Out, true, "would run: ")
-	case iam != nil && o.PrintGcloud:
-		fmt.Fprintln(o.ErrOut, "Google Cloud IAM left alone (--print-gcloud): run these gcloud commands to revoke what setup granted")
-		iam.printGcloud(o.Out, true, "")
-	case iam != nil:
-		if err := iam.run(ctx, o.Out, true); err != nil {
+	if iam != nil {
+		if err := iam.do(ctx, o.Out, o.ErrOut, true, o.dryRun.On(), o.PrintGcloud, "revoke what setup granted"); err != nil {
 			return fmt.Errorf("cleanup stopped at Google Cloud IAM: %w\nthe cluster side is gone (%s): fix the above and rerun cleanup --iam with the same flags", err, summary(rep))
 		}
 	}

@@ -63,6 +63,22 @@ func (s *iamStep) printGcloud(out io.Writer, remove bool, prefix string) {
 
 const printGcloudHelp = "Do not call Google Cloud IAM: print the equivalent gcloud commands, for users who may not let a tool change IAM"
 
+// do carries the step out after the cluster side: as "would run:" lines in a
+// dry run, as plain gcloud commands with --print-gcloud, else through the
+// IAM API. what names the purpose for the --print-gcloud header.
+func (s *iamStep) do(ctx context.Context, out, errOut io.Writer, remove, dryRun, printGcloud bool, what string) error {
+	switch {
+	case dryRun:
+		s.printGcloud(out, remove, "would run: ")
+	case printGcloud:
+		fmt.Fprintf(errOut, "Google Cloud IAM left alone (--print-gcloud): run these gcloud commands to %s\n", what)
+		s.printGcloud(out, remove, "")
+	default:
+		return s.run(ctx, out, remove)
+	}
+	return nil
+}
+
 // run grants (or, with remove, revokes) and prints one line per step.
 func (s *iamStep) run(ctx context.Context, out io.Writer, remove bool) error {
 	do := s.client.Ensure

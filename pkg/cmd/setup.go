@@ -147,13 +147,8 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	switch {
 	case iam == nil && o.SkipIAM && p.Options.WIMode != kustomize.WINone:
 		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
-	case iam != nil && o.dryRun.On():
-		iam.printGcloud(o.Out, false, "would run: ")
-	case iam != nil && o.PrintGcloud:
-		fmt.Fprintln(o.ErrOut, "Google Cloud IAM left alone (--print-gcloud): run these gcloud commands to grant the adapter roles/monitoring.viewer")
-		iam.printGcloud(o.Out, false, "")
 	case iam != nil:
-		if err := iam.run(ctx, o.Out, false); err != nil {
+		if err := iam.do(ctx, o.Out, o.ErrOut, false, o.dryRun.On(), o.PrintGcloud, "grant the adapter roles/monitoring.viewer"); err != nil {
 			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nthe cluster side is done (%s): fix the above and rerun setup", err, summary(rep))
 		}
 	}
