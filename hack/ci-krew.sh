@@ -49,7 +49,10 @@ if [ "${1:-}" = offline ]; then
   out=$(kubectl infer-hpa version)
   echo "$out"
   [[ "$out" == *"$VERSION_TAG (commit ${RELEASE_COMMIT:0:12}"* ]] || fail "version output does not name $VERSION_TAG at ${RELEASE_COMMIT:0:12}"
-  kubectl infer-hpa --help | grep -q 'kubectl infer-hpa' || fail "--help does not say kubectl infer-hpa"
+  # Whole outputs are captured before matching: with pipefail, `| grep -q`
+  # can fail when grep exits first and the writer gets SIGPIPE.
+  help=$(kubectl infer-hpa --help)
+  [[ "$help" == *"kubectl infer-hpa"* ]] || fail "--help does not say kubectl infer-hpa"
 
   echo "== krew: kubectl plugin list"
   kubectl plugin list >"$WORK/plugins.out" 2>"$WORK/plugins.err" || { cat "$WORK/plugins.err" >&2; fail "kubectl plugin list failed"; }
@@ -69,13 +72,15 @@ if [ "${1:-}" = offline ]; then
   kubectl __complete infer-hpa "" >"$WORK/complete.out" 2>/dev/null
   grep -q '^version' "$WORK/complete.out" && grep -q '^completion' "$WORK/complete.out" ||
     { cat "$WORK/complete.out" >&2; fail "kubectl does not complete the plugin's verbs"; }
-  kubectl __complete infer-hpa completion "" 2>/dev/null | grep -q '^zsh' || fail "kubectl does not complete completion's shells"
+  shells=$(kubectl __complete infer-hpa completion "" 2>/dev/null)
+  grep -q '^zsh' <<<"$shells" || fail "kubectl does not complete completion's shells"
 
   echo "== krew: kubectl krew uninstall infer-hpa"
   kubectl krew uninstall infer-hpa
   [ ! -e "$KREW_ROOT/bin/kubectl-infer_hpa" ] && [ ! -e "$KREW_ROOT/store/infer-hpa" ] || fail "uninstall left the plugin behind"
   rm -f "$KREW_ROOT/bin/kubectl_complete-infer_hpa" # ours, as the caveats put it there
-  ! kubectl plugin list 2>/dev/null | grep -q infer_hpa || fail "kubectl still lists the plugin after uninstall"
+  listed=$(kubectl plugin list 2>/dev/null || true)
+  ! grep -q infer_hpa <<<"$listed" || fail "kubectl still lists the plugin after uninstall"
   exit 0
 fi
 
