@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -228,6 +229,33 @@ func metricsThroughPortForward(t *testing.T, pod string) {
 }
 
 func loadSpreads(t *testing.T, pods []corev1.Pod) {
+	// The load driver follows the Service's EndpointSlices, as a Service
+	// would: wait until they list every pod as ready, or a loaded machine
+	// sends all the load to the first pod.
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		slices, err := tw.Client.DiscoveryV1().EndpointSlices("default").List(ctx,
+			metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + tutorial.ServiceName})
+		if err != nil {
+			return false, nil
+		}
+		ready := map[string]bool{}
+		for _, sl := range slices.Items {
+			for _, ep := range sl.Endpoints {
+				if ep.TargetRef != nil && ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+					ready[ep.TargetRef.Name] = true
+				}
+			}
+		}
+		for _, p := range pods {
+			if !ready[p.Name] {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the Service's EndpointSlices never listed all %d pods as ready: %v", len(pods), err)
+	}
 	res, err := load.Run(context.Background(), load.Target{Client: tw.Client, Namespace: "default", Service: tutorial.ServiceName,
 		EgressSocket: tw.EgressSocket}, load.Options{Concurrency: 6, Requests: 60, MaxTokens: 20})
 	if err != nil {
