@@ -30,8 +30,12 @@ const (
 	WIGSA       = "gsa"
 	WINone      = "none"
 
-	// DefaultAdapterImage is the adapter image of the tutorial and GKE docs.
-	DefaultAdapterImage = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.1-gke.0"
+	// DefaultAdapterImage is the image of upstream's production manifest at
+	// k8s-stackdriver 673c7dd (2026-08-18), the source in ../shared/third_party;
+	// the tutorial and GKE docs named v0.16.1-gke.0 (2025-05), which lacks later
+	// fixes (filter injection through In/NotIn selectors, errors that leaked the
+	// service account e-mail).
+	DefaultAdapterImage = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
 	// DefaultGSAName is the tutorial's Google service account name.
 	DefaultGSAName = gcp.DefaultGSAName
 )

@@ -55,7 +55,7 @@ func variants() map[string]Options {
 		"dcgm-self":     with(func(o *Options) { o.DCGM, o.Metrics = DCGMSelf, []Metric{{Name: "gpu-util"}} }),
 		"dcgm-off":      with(func(o *Options) { o.DCGM = DCGMOff }),
 		"named-port-mirror": with(func(o *Options) {
-			o.Namespace, o.MetricsPort, o.AdapterImage = "llm", "metrics", "mirror.example.com/gke/adapter:v0.16.1"
+			o.Namespace, o.MetricsPort, o.AdapterImage = "llm", "metrics", "mirror.example.com/gke/adapter:v0.16.9"
 		}),
 	}
 }

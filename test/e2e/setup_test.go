@@ -125,7 +125,7 @@ func TestSetupEndToEnd(t *testing.T) {
 		if strings.Contains(r.stdout, " created") || strings.Contains(r.stdout, " configured") {
 			t.Errorf("rerun reported changes:\n%s", r.stdout)
 		}
-		mustContain(t, "stdout", r.stdout, "horizontalpodautoscaler.autoscaling/vllm-gemma-deployment unchanged", "setup complete: 16 unchanged")
+		mustContain(t, "stdout", r.stdout, "horizontalpodautoscaler.autoscaling/vllm-gemma-deployment unchanged", "setup complete: 13 unchanged")
 	})
 
 	t.Run("diff is empty with the same options", func(t *testing.T) {
@@ -194,7 +194,7 @@ func TestSetupEndToEnd(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("cleanup: %s", r)
 		}
-		mustContain(t, "stdout", r.stdout, "cleanup complete: 16 deleted")
+		mustContain(t, "stdout", r.stdout, "cleanup complete: 13 deleted")
 		ctx := ctxFor(t, 30*time.Second)
 		for _, name := range metricAPIs {
 			mustNotExist(t, apiServiceGVR, "", name)
