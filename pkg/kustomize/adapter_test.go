@@ -342,3 +342,41 @@ func TestAdapterFlagsExist(t *testing.T) {
 		}
 	}
 }
+
+// Item 4: the GPU series is recorded under a name only we write, so a
+// tutorial's (or anyone's) dcgm_fi_dev_gpu_util rule cannot add a second
+// series the adapter would sum into ours; the HPA reads that name.
+func TestGPUUtilRecordedUnderOurName(t *testing.T) {
+	const recorded = "infer_hpa:dcgm_fi_dev_gpu_util"
+	kind, _ := LookupMetric("gpu-util")
+	if want := "prometheus.googleapis.com|" + recorded + "|gauge"; kind.AdapterName != want {
+		t.Errorf("gpu-util adapter name %s, want %s", kind.AdapterName, want)
+	}
+	o := NewOptions()
+	o.Deployment, o.Metrics = "vllm", []Metric{{Name: "gpu-util"}}
+	objs := renderObjects(t, o)
+	rules := find(t, objs, "ClusterRules", "infer-hpa-dcgm-gpu-util")
+	groups, _, _ := unstructured.NestedSlice(rules.Object, "spec", "groups")
+	var records []string
+	for _, g := range groups {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			rule := r.(map[string]any)
+			records = append(records, rule["record"].(string))
+			expr := strings.Join(strings.Fields(rule["expr"].(string)), " ")
+			// Several GPUs of one pod (or one GPU scraped twice) become one
+			// series: their average, which a duplicate leaves unchanged.
+			if !strings.HasPrefix(expr, "avg by (namespace, pod) (") {
+				t.Errorf("rule %s expr %q does not average by namespace and pod", rule["record"], expr)
+			}
+		}
+	}
+	if !slices.Equal(records, []string{recorded}) {
+		t.Errorf("ClusterRules records %v, want [%s]", records, recorded)
+	}
+	hpa := find(t, objs, "HorizontalPodAutoscaler", "")
+	metrics, _, _ := unstructured.NestedSlice(hpa.Object, "spec", "metrics")
+	got, _, _ := unstructured.NestedString(metrics[0].(map[string]any), "pods", "metric", "name")
+	if got != kind.AdapterName {
+		t.Errorf("HPA asks for %s, want %s", got, kind.AdapterName)
+	}
+}

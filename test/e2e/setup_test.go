@@ -145,7 +145,7 @@ func TestSetupEndToEnd(t *testing.T) {
 			t.Fatalf("diff: want exit 1: %s", r)
 		}
 		mustContain(t, "diff", r.stdout, "+++ merged/clusterrules.monitoring.googleapis.com/infer-hpa-dcgm-gpu-util",
-			"--- live/horizontalpodautoscaler.autoscaling/vllm-gemma-deployment", "+        name: prometheus.googleapis.com|dcgm_fi_dev_gpu_util|gauge")
+			"--- live/horizontalpodautoscaler.autoscaling/vllm-gemma-deployment", "+        name: prometheus.googleapis.com|infer_hpa:dcgm_fi_dev_gpu_util|gauge")
 		if n := r.reqs.count("PATCH"); n == 0 {
 			t.Error("diff sent no server-side dry run")
 		}
