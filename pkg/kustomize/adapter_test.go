@@ -1,6 +1,7 @@
 package kustomize
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	psapi "k8s.io/pod-security-admission/api"
@@ -378,5 +380,42 @@ func TestGPUUtilRecordedUnderOurName(t *testing.T) {
 	got, _, _ := unstructured.NestedString(metrics[0].(map[string]any), "pods", "metric", "name")
 	if got != kind.AdapterName {
 		t.Errorf("HPA asks for %s, want %s", got, kind.AdapterName)
+	}
+}
+
+// Item 11: on GKE Standard the adapter must land on a node that runs the
+// GKE metadata server (Workload Identity is per node pool); on Autopilot the
+// planner turns the selector off.
+func TestAdapterNodes(t *testing.T) {
+	o := NewOptions()
+	o.Deployment = "vllm"
+	if o.AdapterNodes != AdapterNodesMetadataServer {
+		t.Errorf("default AdapterNodes %q, want %q", o.AdapterNodes, AdapterNodesMetadataServer)
+	}
+	want := map[string]string{MetadataServerNodeLabel: "true"}
+	if got := adapterDeployment(t, o).Spec.Template.Spec.NodeSelector; !maps.Equal(got, want) {
+		t.Errorf("adapter nodeSelector %v, want %v", got, want)
+	}
+	o.AdapterNodes = AdapterNodesAny
+	if got := adapterDeployment(t, o).Spec.Template.Spec.NodeSelector; len(got) != 0 {
+		t.Errorf("adapter nodes any: nodeSelector %v, want none", got)
+	}
+	for _, bad := range []string{"", "autopilot", "Any"} {
+		o.AdapterNodes = bad
+		_, err := Render(o)
+		if err == nil || !strings.Contains(err.Error(), "--adapter-nodes") || !strings.Contains(err.Error(), "metadata-server, any") {
+			t.Errorf("AdapterNodes %q: error %v, want one naming --adapter-nodes and its values", bad, err)
+		}
+	}
+	// The selector touches nothing else of the adapter or of other objects.
+	on, off := NewOptions(), NewOptions()
+	on.Deployment, off.Deployment, off.AdapterNodes = "vllm", "vllm", AdapterNodesAny
+	a, b := adapterDeployment(t, on), adapterDeployment(t, off)
+	a.Spec.Template.Spec.NodeSelector = nil
+	if !equality.Semantic.DeepEqual(a, b) {
+		t.Error("the metadata-server selector changed more of the adapter than its nodeSelector")
+	}
+	if len(renderObjects(t, on)) != len(renderObjects(t, off)) {
+		t.Error("the metadata-server selector changed the set of objects")
 	}
 }
