@@ -172,6 +172,17 @@ func TestAdapterTolerationsAndAffinity(t *testing.T) {
 	if !found {
 		t.Errorf("adapter's preferred node affinity %+v does not prefer nodes without cloud.google.com/gke-accelerator", a.NodeAffinity)
 	}
+	// Autopilot refuses node affinity on label keys outside its allowed set
+	// (autogke-node-affinity-selector-limitation); gke-accelerator is in it.
+	autopilotKeys := []string{"cloud.google.com/gke-accelerator", "kubernetes.io/os", "kubernetes.io/arch",
+		"topology.kubernetes.io/region", "topology.kubernetes.io/zone", "cloud.google.com/compute-class"}
+	for _, term := range a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+		for _, e := range term.Preference.MatchExpressions {
+			if !slices.Contains(autopilotKeys, e.Key) {
+				t.Errorf("node affinity on %s: Autopilot allows affinity only on keys such as %v", e.Key, autopilotKeys)
+			}
+		}
+	}
 }
 
 // Item 9: the adapter lists metric descriptors before it serves, so a
