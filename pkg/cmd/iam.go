@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
@@ -90,4 +92,10 @@ func (s *iamStep) run(ctx context.Context, out io.Writer, remove bool) error {
 		err = perr
 	}
 	return err
+}
+
+// addProjectMismatchFlag binds --allow-project-mismatch (setup and diff).
+func addProjectMismatchFlag(cmd *cobra.Command, f *planFlags) {
+	cmd.Flags().BoolVar(&f.allowProjectMismatch, "allow-project-mismatch", false,
+		"Accept a --project other than the cluster's (its nodes' providerID, else the kubeconfig context): the role is granted there, while the adapter reads Cloud Monitoring in the cluster's project")
 }

@@ -67,6 +67,7 @@ not create are never changed without --force-conflicts, and never deleted.`,
 		},
 	}
 	o.manifest.AddFlags(cmd.Flags())
+	addProjectMismatchFlag(cmd, &o.planFlags)
 	addApplyFlags(cmd, &o.DryRun, &o.Timeout, &o.ForceConflicts)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "With --dry-run=client: print the objects as yaml or json")
 	cmd.Flags().BoolVar(&o.SkipIAM, "skip-iam", false, "Leave Google Cloud IAM alone (grant the adapter roles/monitoring.viewer yourself)")

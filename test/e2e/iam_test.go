@@ -89,3 +89,37 @@ func TestPrintGcloud(t *testing.T) {
 	r = plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--print-gcloud")
 	oneLineError(t, r, "--print-gcloud", "add --iam")
 }
+
+// TestProjectMismatch: a --project other than the cluster's (the twin's
+// nodes are in twin-project) fails before anything is written to the
+// cluster or to Google, naming both projects; diff refuses it the same way;
+// --allow-project-mismatch lets it through with a note.
+func TestProjectMismatch(t *testing.T) {
+	fake := localGoogle(t)
+	fake.AddProject("other-project", 987654321098)
+	ns := namespace(t, "e2e-project")
+	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
+
+	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--project", "other-project", "--timeout", "30s")
+	oneLineError(t, r, "--project other-project differs from the cluster's project twin-project", "--allow-project-mismatch")
+	if w := r.reqs.writes(); len(w) != 0 {
+		t.Errorf("setup wrote to the cluster: %v", w)
+	}
+	if calls := fake.AllCalls(); len(calls) != 0 {
+		t.Errorf("setup called Google: %v", calls)
+	}
+
+	r = plugin(t, cluster.kubeconfig, "diff", "-n", ns, "--project", "other-project")
+	if r.code != 2 || !strings.Contains(r.stderr, "differs from the cluster's project twin-project") {
+		t.Errorf("diff: %s", r)
+	}
+
+	r = plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--project", "other-project", "--allow-project-mismatch", "--dry-run=client")
+	if r.code != 0 {
+		t.Fatalf("setup --allow-project-mismatch --dry-run: %s", r)
+	}
+	mustContain(t, "stderr", r.stderr, "--allow-project-mismatch: the role is granted in other-project", "would run: gcloud projects add-iam-policy-binding other-project")
+	if calls := fake.AllCalls(); len(calls) != 0 {
+		t.Errorf("a dry run called Google: %v", calls)
+	}
+}
