@@ -129,7 +129,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	p.Disown(checks.Foreign, checks.ExistingNamespaces)
 	var iam *iamStep
 	if !o.SkipIAM {
-		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
+		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
 			return fmt.Errorf("Google Cloud IAM (--wi-mode %s): %w; or pass --skip-iam and grant roles/monitoring.viewer yourself", p.Options.WIMode, err)
 		}
 	}
