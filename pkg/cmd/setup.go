@@ -127,6 +127,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		return err
 	}
 	p.Disown(checks.Foreign, checks.ExistingNamespaces)
+	checks.RenameMetrics(p.Objects)
 	var iam *iamStep
 	if !o.SkipIAM {
 		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
