@@ -19,7 +19,7 @@ type planFlags struct {
 
 	library kustomize.Options
 	given   func(string) bool
-	// allowProjectMismatch is --allow-project-mismatch (see addClusterFlags).
+	// allowProjectMismatch is --allow-project-mismatch (addProjectMismatchFlag binds it).
 	allowProjectMismatch bool
 }
 
