@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2/google"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
+	container "google.golang.org/api/container/v1"
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
 )
@@ -18,6 +19,7 @@ import (
 const (
 	EnvIAMEndpoint         = "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM"
 	EnvCRMEndpoint         = "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER"
+	EnvContainerEndpoint   = "CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER"
 	EnvDisableCredentials  = "CLOUDSDK_AUTH_DISABLE_CREDENTIALS"
 	cloudPlatformScope     = "https://www.googleapis.com/auth/cloud-platform"
 	defaultConsistentReads = 3
@@ -25,11 +27,12 @@ const (
 
 // Options configures NewClient.
 type Options struct {
-	// IAMEndpoint and CRMEndpoint replace Google's endpoints (e.g. the local
-	// server, "http://127.0.0.1:PORT/"), in gcloud's api_endpoint_overrides
-	// form; empty means Google's.
-	IAMEndpoint string
-	CRMEndpoint string
+	// IAMEndpoint, CRMEndpoint and ContainerEndpoint (GKE's API) replace
+	// Google's endpoints (e.g. the local server, "http://127.0.0.1:PORT/"),
+	// in gcloud's api_endpoint_overrides form; empty means Google's.
+	IAMEndpoint       string
+	CRMEndpoint       string
+	ContainerEndpoint string
 	// Anonymous sends no credentials. It is implied for plain-http endpoints
 	// so that a token never travels unencrypted.
 	Anonymous bool
@@ -39,8 +42,9 @@ type Options struct {
 }
 
 // OptionsFromEnv reads the gcloud endpoint overrides
-// CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM and
+// CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM,
 // CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER and
+// CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER, and
 // CLOUDSDK_AUTH_DISABLE_CREDENTIALS. getenv is os.Getenv when nil.
 func OptionsFromEnv(getenv func(string) string) Options {
 	if getenv == nil {
@@ -48,17 +52,19 @@ func OptionsFromEnv(getenv func(string) string) Options {
 	}
 	disabled := strings.ToLower(getenv(EnvDisableCredentials))
 	return Options{
-		IAMEndpoint: getenv(EnvIAMEndpoint),
-		CRMEndpoint: getenv(EnvCRMEndpoint),
-		Anonymous:   disabled == "true" || disabled == "1",
+		IAMEndpoint:       getenv(EnvIAMEndpoint),
+		CRMEndpoint:       getenv(EnvCRMEndpoint),
+		ContainerEndpoint: getenv(EnvContainerEndpoint),
+		Anonymous:         disabled == "true" || disabled == "1",
 	}
 }
 
-// Client calls IAM and Cloud Resource Manager. Its Retry and Wait fields may
+// Client calls IAM, Cloud Resource Manager and GKE. Its Retry and Wait fields may
 // be changed before use (tests make them instant).
 type Client struct {
-	iam *iam.Service
-	crm *crm.Service
+	iam       *iam.Service
+	crm       *crm.Service
+	container *container.Service
 	// Retry bounds the retries of 409/412/429/5xx answers.
 	Retry Retry
 	// Wait bounds the wait for a new service account to become readable.
@@ -70,7 +76,7 @@ type Client struct {
 // are none.
 func NewClient(ctx context.Context, o Options) (*Client, error) {
 	base := []option.ClientOption{option.WithUserAgent("kubectl-infer-hpa")}
-	if o.Anonymous || isPlainHTTP(o.IAMEndpoint) || isPlainHTTP(o.CRMEndpoint) {
+	if o.Anonymous || isPlainHTTP(o.IAMEndpoint) || isPlainHTTP(o.CRMEndpoint) || isPlainHTTP(o.ContainerEndpoint) {
 		base = append(base, option.WithoutAuthentication())
 	} else {
 		creds, err := google.FindDefaultCredentials(ctx, cloudPlatformScope)
@@ -88,7 +94,11 @@ func NewClient(ctx context.Context, o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Cloud Resource Manager client: %w", err)
 	}
-	return &Client{iam: iamSvc, crm: crmSvc, Retry: DefaultRetry(), Wait: DefaultWait()}, nil
+	gkeSvc, err := container.NewService(ctx, withEndpoint(base, o.ContainerEndpoint, o.Extra)...)
+	if err != nil {
+		return nil, fmt.Errorf("GKE client: %w", err)
+	}
+	return &Client{iam: iamSvc, crm: crmSvc, container: gkeSvc, Retry: DefaultRetry(), Wait: DefaultWait()}, nil
 }
 
 func withEndpoint(base []option.ClientOption, endpoint string, extra []option.ClientOption) []option.ClientOption {

@@ -27,6 +27,8 @@ type Check struct {
 	Detail string
 	// Fix is what to do when the check failed.
 	Fix string
+	// Warn marks a check that passed without being able to check fully.
+	Warn bool
 }
 
 // Input is what the checks look at.
@@ -52,6 +54,9 @@ type Result struct {
 	Foreign []*unstructured.Unstructured
 	// ExistingNamespaces are planned namespaces that exist and are not ours.
 	ExistingNamespaces map[string]bool
+	// MetricRenames maps a vLLM metric name to the one this vLLM serves
+	// instead (see RenameMetrics).
+	MetricRenames map[string]string
 	// lives are the live copies of the planned objects, read once.
 	lives map[*unstructured.Unstructured]live
 	mu    sync.Mutex
@@ -80,6 +85,8 @@ func (r *Result) Print(w io.Writer) {
 		mark := "ok  "
 		if !c.OK {
 			mark = "FAIL"
+		} else if c.Warn {
+			mark = "warn"
 		}
 		fmt.Fprintf(w, "[%s] %s: %s\n", mark, c.Name, c.Detail)
 		if !c.OK && c.Fix != "" {
@@ -131,7 +138,7 @@ func Run(ctx context.Context, env Env, in Input) *Result {
 	r := &Result{}
 	r.readLives(ctx, env, in.Objects)
 	checks := []func(context.Context, Env, Input, *Result){
-		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkForeign,
+		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkForeign, checkMetricsServed,
 	}
 	for _, c := range checks {
 		c(ctx, env, in, r)
