@@ -125,7 +125,7 @@ func (t *Twin) start(ctx context.Context) error {
 		return err
 	}
 	kwokAddr := "127.0.0.1:" + strconv.Itoa(kwokPort)
-	kwokCfg, err := writeFile(t.Dir, "kwok.yaml", kwokConfig(kwokAddr, p.kwokServing, o.Simulate))
+	kwokCfg, err := writeFile(t.Dir, "kwok.yaml", kwokConfig(kwokAddr, p.kwokServing, o.Simulate, o.Metrics != nil))
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +84,8 @@ func Eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 
 // InstallAdapter applies the plugin's adapter manifests
 // (embedded/library/adapter) once and waits until the custom metrics
-// APIService is Available through the stand-in.
+// APIService is Available through the real adapter (which starts only once
+// its identity may read Cloud Monitoring: grant first).
 func (e *Env) InstallAdapter(t *testing.T) {
 	t.Helper()
 	e.adapterOnce.Do(func() {
@@ -90,7 +93,7 @@ func (e *Env) InstallAdapter(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	Eventually(t, 60*time.Second, "APIService v1beta2.custom.metrics.k8s.io Available", func() (bool, string) {
+	Eventually(t, 90*time.Second, "APIService v1beta2.custom.metrics.k8s.io Available", func() (bool, string) {
 		out, err := e.Kubectl(context.Background(), "", "get", "apiservice", "v1beta2.custom.metrics.k8s.io",
 			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}`)
 		return err == nil && strings.HasPrefix(out, "True"), out
@@ -228,4 +231,20 @@ spec:
     scaleDown:
       stabilizationWindowSeconds: 0
 `, ns)
+}
+
+// GPUMetric is the custom metric the plugin's ClusterRules
+// (embedded/library/components/metric-gpu-util) records, as the HPA names
+// it, and the rules with a 1s interval.
+func (e *Env) GPUMetric(t *testing.T) (metric, rules string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.Repo, "embedded", "library", "components", "metric-gpu-util", "clusterrules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*- record: (\S+)`).FindStringSubmatch(string(data))
+	if m == nil {
+		t.Fatal("clusterrules.yaml records no metric")
+	}
+	return "prometheus.googleapis.com|" + m[1] + "|gauge", strings.Replace(string(data), "interval: 15s", "interval: 1s", 1)
 }

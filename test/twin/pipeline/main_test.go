@@ -1,4 +1,4 @@
-package adapter_test
+package pipeline_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/gmp"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
 )
 
 // The twin every test here shares: a short HPA sync period, the local
@@ -39,7 +39,7 @@ func run(m *testing.M) int {
 	}
 	tw, err = twin.Start(ctx, twin.Options{
 		Log: os.Stderr, HPASyncPeriod: 2 * time.Second, GoogleAPI: true,
-		Metrics: &twin.MetricsOptions{IngestionDelay: time.Second, AdapterWindow: 8 * time.Second, AdapterRateWindow: 8 * time.Second},
+		Metrics: &twin.MetricsOptions{IngestionDelay: time.Second},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "twin: start:", err)

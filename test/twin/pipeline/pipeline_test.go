@@ -1,4 +1,4 @@
-package adapter_test
+package pipeline_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
 )
 
 // The tutorial's objects with IAM granted the tutorial's way (GSA +
