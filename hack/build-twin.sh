@@ -2,8 +2,7 @@
 # Builds the local GKE twin's binaries (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kwok and twin) from the test/twin
 # module with one `go build`, plus gcpfake (the local Google API server) from
-# the plugin's module and the real custom-metrics-stackdriver-adapter
-# (hack/build-adapter.sh), and prints the folder that holds them.
+# the plugin's module, and prints the folder that holds them.
 #
 # The heavy binaries are cached outside the clone, keyed by a hash of what
 # they are built from (go.mod, go.sum, cmd/etcd, this script, Go version), in
@@ -60,8 +59,4 @@ fi
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
 	ln -sfn "$heavy/$b" "$out/$b"
 done
-# The real custom-metrics-stackdriver-adapter, which the twin runs for the
-# adapter's pods: its own module, built and cached by build-adapter.sh.
-adapter="$("$root/hack/build-adapter.sh" | tail -n 1)"
-ln -sfn "$adapter" "$out/custom-metrics-stackdriver-adapter"
 echo "$out"

@@ -46,8 +46,9 @@ type Twin struct {
 	// GoogleURL is the base URL of the local IAM + Cloud Resource Manager
 	// server (empty unless Options.GoogleAPI); see GoogleEnv.
 	GoogleURL string
-	// Metrics is the Managed Prometheus emulation and stand-in adapter (nil
-	// unless Options.Metrics).
+	// Metrics is the Managed Prometheus emulation, the local Cloud
+	// Monitoring and the adapter pods' supervisor (nil unless
+	// Options.Metrics).
 	Metrics *Metrics
 }
 

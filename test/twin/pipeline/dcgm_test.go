@@ -73,8 +73,8 @@ spec:
 // Rules gives the HPA nothing; the plugin's ClusterRules
 // (embedded/library/components/metric-gpu-util) gives it a per-pod metric.
 func TestDCGMNeedsTheRelabellingRule(t *testing.T) {
-	env.InstallAdapter(t)
 	env.SetProjectViewers(t, env.Principal())
+	env.InstallAdapter(t)
 	ns := "gpu"
 	apply(t, tutorialWorkload(ns))
 	var vllmPod string

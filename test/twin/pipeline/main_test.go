@@ -15,7 +15,7 @@ import (
 
 // The twin every test here shares: a short HPA sync period, the local
 // Google API server and the metrics pipeline (Managed Prometheus emulation,
-// stand-in adapter); the tests apply the plugin's own adapter manifests
+// local Cloud Monitoring, the real adapter); the tests apply the plugin's own adapter manifests
 // (embedded/library/adapter) with kubectl apply -k.
 var (
 	tw   *twin.Twin
@@ -39,7 +39,8 @@ func run(m *testing.M) int {
 	}
 	tw, err = twin.Start(ctx, twin.Options{
 		Log: os.Stderr, HPASyncPeriod: 2 * time.Second, GoogleAPI: true,
-		Metrics: &twin.MetricsOptions{IngestionDelay: time.Second},
+		// A shorter restart back-off than a kubelet's 10s keeps the crash-loop test short.
+		Metrics: &twin.MetricsOptions{IngestionDelay: time.Second, BackOff: 2 * time.Second, MaxBackOff: 8 * time.Second},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "twin: start:", err)

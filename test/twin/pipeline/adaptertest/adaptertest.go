@@ -88,15 +88,22 @@ func Eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 // its identity may read Cloud Monitoring: grant first).
 func (e *Env) InstallAdapter(t *testing.T) {
 	t.Helper()
-	e.adapterOnce.Do(func() {
-		if _, err := e.Kubectl(context.Background(), "", "apply", "-k", filepath.Join(e.Repo, "embedded", "library", "adapter")); err != nil {
-			t.Fatal(err)
-		}
-	})
+	e.ApplyAdapter(t)
 	Eventually(t, 90*time.Second, "APIService v1beta2.custom.metrics.k8s.io Available", func() (bool, string) {
 		out, err := e.Kubectl(context.Background(), "", "get", "apiservice", "v1beta2.custom.metrics.k8s.io",
 			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}`)
 		return err == nil && strings.HasPrefix(out, "True"), out
+	})
+}
+
+// ApplyAdapter applies the plugin's adapter manifests once, without
+// waiting.
+func (e *Env) ApplyAdapter(t *testing.T) {
+	t.Helper()
+	e.adapterOnce.Do(func() {
+		if _, err := e.Kubectl(context.Background(), "", "apply", "-k", filepath.Join(e.Repo, "embedded", "library", "adapter")); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 
