@@ -73,7 +73,7 @@ spec:
 // Rules gives the HPA nothing; the plugin's ClusterRules
 // (embedded/library/components/metric-gpu-util) gives it a per-pod metric.
 func TestDCGMNeedsTheRelabellingRule(t *testing.T) {
-	env.SetProjectViewers(t, env.Principal())
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
 	ns := "gpu"
 	apply(t, tutorialWorkload(ns))

@@ -17,7 +17,6 @@ import (
 // workloadIdentityUser + KSA annotation): load scales the Deployment from 1
 // up, and it scales back down when the load stops.
 func TestTutorialHPAScalesUpAndDown(t *testing.T) {
-	env.ApplyAdapter(t) // the KSA to annotate
 	env.GrantTutorialWay(t)
 	env.InstallAdapter(t)
 	ns := "tutorial"
@@ -63,7 +62,7 @@ func TestTutorialHPAScalesUpAndDown(t *testing.T) {
 // reports FailedGetPodsMetric; the direct-principal grant of today's GKE
 // docs brings it back without a restart.
 func TestRoleLostLater(t *testing.T) {
-	env.SetProjectViewers(t, env.Principal())
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
 	ns := "noiam"
 	apply(t, tutorialWorkload(ns))
@@ -84,7 +83,7 @@ func TestRoleLostLater(t *testing.T) {
 	if strings.TrimSpace(out) == "" {
 		t.Errorf("no FailedGetPodsMetric event in %s", ns)
 	}
-	env.SetProjectViewers(t, env.Principal())
+	env.UsePrincipal(t)
 	eventually(t, 30*time.Second, "HPA computes the metric once the principal is granted again", func() (bool, string) {
 		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "True"), c
@@ -96,7 +95,7 @@ func TestRoleLostLater(t *testing.T) {
 // `kubectl logs --previous`; granting the role lets the next restart stay
 // up and the APIService become Available.
 func TestCrashLoopsWithoutTheRole(t *testing.T) {
-	env.SetProjectViewers(t, env.Principal())
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
 	env.SetProjectViewers(t) // nobody
 	ctx := context.Background()
@@ -120,7 +119,7 @@ func TestCrashLoopsWithoutTheRole(t *testing.T) {
 		!strings.Contains(prev, "Permission monitoring.metricDescriptors.list denied") {
 		t.Errorf("kubectl logs --previous lacks the fatal line: %v\n%s", err, tail(prev, 5))
 	}
-	env.SetProjectViewers(t, env.Principal())
+	env.UsePrincipal(t)
 	eventually(t, 60*time.Second, "adapter pod Ready after the grant", func() (bool, string) {
 		out, _ := kubectl(ctx, "", "-n", "custom-metrics", "get", "pod", pod, "-o",
 			`jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.containerStatuses[0].restartCount}`)
@@ -132,8 +131,8 @@ func TestCrashLoopsWithoutTheRole(t *testing.T) {
 // A PodMonitoring on the wrong port yields no metric and the HPA cannot
 // compute; the right port brings it back.
 func TestWrongPortThenFixed(t *testing.T) {
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
-	env.SetProjectViewers(t, env.Principal())
 	ns := "wrongport"
 	apply(t, tutorialWorkload(ns))
 	newVLLMPods(t, ns).setLoad(2)

@@ -152,6 +152,7 @@ func (e *Env) SetProjectViewers(t *testing.T, members ...string) {
 // KSA's annotation.
 func (e *Env) GrantTutorialWay(t *testing.T) {
 	t.Helper()
+	e.ApplyAdapter(t)
 	p := e.Twin.Options.Project
 	accounts := e.GCP(t, "GET", "/v1/projects/"+p+"/serviceAccounts", nil)
 	if !strings.Contains(fmt.Sprint(accounts), GSA) {
@@ -161,8 +162,41 @@ func (e *Env) GrantTutorialWay(t *testing.T) {
 	e.GCP(t, "POST", "/v1/projects/"+p+"/serviceAccounts/"+GSA+":setIamPolicy", map[string]any{"policy": map[string]any{
 		"bindings": []any{map[string]any{"role": "roles/iam.workloadIdentityUser", "members": []string{member}}}}})
 	e.SetProjectViewers(t, "serviceAccount:"+GSA)
-	if _, err := e.Kubectl(context.Background(), "", "-n", "custom-metrics", "annotate", "--overwrite", "serviceaccount",
-		"custom-metrics-stackdriver-adapter", "iam.gke.io/gcp-service-account="+GSA); err != nil {
+	e.annotate(t, "iam.gke.io/gcp-service-account="+GSA)
+}
+
+// UsePrincipal is today's GKE docs' Workload Identity: the adapter's KSA
+// itself (no GSA annotation) holds roles/monitoring.viewer.
+func (e *Env) UsePrincipal(t *testing.T) {
+	t.Helper()
+	e.ApplyAdapter(t)
+	e.SetProjectViewers(t, e.Principal())
+	e.annotate(t, "iam.gke.io/gcp-service-account-")
+}
+
+// annotate changes the adapter KSA's GSA annotation; when that changes the
+// identity of a running adapter (whose token is cached for its life, as on
+// GKE), the adapter is restarted, as one has to on GKE.
+func (e *Env) annotate(t *testing.T, change string) {
+	t.Helper()
+	ctx := context.Background()
+	get := func() string {
+		out, _ := e.Kubectl(ctx, "", "-n", "custom-metrics", "get", "serviceaccount", "custom-metrics-stackdriver-adapter",
+			"-o", `jsonpath={.metadata.annotations.iam\.gke\.io/gcp-service-account}`)
+		return out
+	}
+	before := get()
+	if _, err := e.Kubectl(ctx, "", "-n", "custom-metrics", "annotate", "--overwrite", "serviceaccount",
+		"custom-metrics-stackdriver-adapter", change); err != nil {
+		t.Fatal(err)
+	}
+	if get() == before {
+		return
+	}
+	if _, err := e.Kubectl(ctx, "", "-n", "custom-metrics", "rollout", "restart", "deployment/custom-metrics-stackdriver-adapter"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Kubectl(ctx, "", "-n", "custom-metrics", "rollout", "status", "deployment/custom-metrics-stackdriver-adapter", "--timeout=90s"); err != nil {
 		t.Fatal(err)
 	}
 }

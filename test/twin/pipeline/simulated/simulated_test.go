@@ -63,8 +63,8 @@ func TestTutorialUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	tw := env.Twin
 	ns := "demo"
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
-	env.SetProjectViewers(t, env.Principal())
 	env.Apply(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+ns+"\n")
 	if _, err := tw.Client.CoreV1().Secrets(ns).Create(ctx, tutorial.Secret(ns), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
