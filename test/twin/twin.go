@@ -309,13 +309,17 @@ func (t *Twin) stop(removeDir bool) error {
 	return errors.Join(errs...)
 }
 
-// PIDs are the process ids of the twin's control-plane processes.
+// PIDs are the process ids of the twin's control-plane processes and of
+// the adapter processes running now.
 func (t *Twin) PIDs() []int {
 	var pids []int
 	for _, p := range t.procs {
 		if p.cmd.Process != nil {
 			pids = append(pids, p.cmd.Process.Pid)
 		}
+	}
+	if t.Metrics != nil && t.Metrics.Adapters != nil {
+		pids = append(pids, t.Metrics.Adapters.PIDs()...)
 	}
 	return pids
 }
