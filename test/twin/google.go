@@ -3,6 +3,8 @@ package twin
 import (
 	"strconv"
 	"time"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/cloudmonitoring"
 )
 
 // DefaultProjectNumber is the number of the twin's project in the local
@@ -41,16 +43,21 @@ func (t *Twin) startGoogleAPI(logDir string) error {
 }
 
 // GoogleEnv is the environment that points the plugin and gcloud at the
-// local Google API server (empty without Options.GoogleAPI).
+// local Google API server, and at the local Cloud Monitoring when the
+// metrics pipeline runs (empty without Options.GoogleAPI).
 func (t *Twin) GoogleEnv() []string {
 	if t.GoogleURL == "" {
 		return nil
 	}
-	return []string{
+	env := []string{
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM=" + t.GoogleURL,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER=" + t.GoogleURL,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER=" + t.GoogleURL,
 		"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
 		"CLOUDSDK_CORE_PROJECT=" + t.Options.Project,
 	}
+	if t.Metrics != nil {
+		env = append(env, cloudmonitoring.EnvEndpoint+"="+t.Metrics.MonitoringURL)
+	}
+	return env
 }

@@ -61,7 +61,8 @@ type Options struct {
 	Simulate *runner.Options
 
 	// Metrics, when set, runs the metrics pipeline (Managed Prometheus
-	// emulation and stand-in Stackdriver adapter; needs GoogleAPI).
+	// emulation, local Cloud Monitoring, and the real Stackdriver adapter
+	// for every adapter pod; needs GoogleAPI and BinDir/AdapterBinary).
 	Metrics *MetricsOptions
 
 	// Log receives progress lines; nil discards them.
@@ -125,6 +126,9 @@ func (o *Options) Validate() error {
 	need := binaries
 	if o.GoogleAPI {
 		need = append(need[:len(need):len(need)], "gcpfake")
+	}
+	if o.Metrics != nil {
+		need = append(need[:len(need):len(need)], AdapterBinary)
 	}
 	for _, b := range need {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
