@@ -57,7 +57,7 @@ type Point struct {
 // between start and end, filtered the way the adapter filters them.
 func (m *Monitoring) PodSeries(ctx context.Context, projectID, metricType, namespace string, pods []string, start, end time.Time) ([]Series, error) {
 	filter := PodSeriesFilter(metricType, namespace, pods)
-	call := m.svc.Projects.TimeSeries.List("projects/"+projectID).Filter(filter).
+	call := m.svc.Projects.TimeSeries.List("projects/" + projectID).Filter(filter).
 		IntervalStartTime(start.UTC().Format(time.RFC3339)).IntervalEndTime(end.UTC().Format(time.RFC3339)).View("FULL")
 	var out []Series
 	err := call.Pages(ctx, func(r *monitoring.ListTimeSeriesResponse) error {
