@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 const (
@@ -185,6 +186,20 @@ func checkAdapterLogs(ctx context.Context, s *state) []Check {
 	return []Check{warn(LinkAdapter, id, "", "%s", msg).with(quoted...)}
 }
 
+// LogReader reads a container's log.
+type LogReader interface {
+	Logs(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (string, error)
+}
+
+// KubeLogs reads logs through the apiserver.
+type KubeLogs struct{ Kube kubernetes.Interface }
+
+// Logs GETs the pod's log.
+func (k KubeLogs) Logs(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (string, error) {
+	b, err := k.Kube.CoreV1().Pods(namespace).GetLogs(pod, opts).DoRaw(ctx)
+	return string(b), err
+}
+
 func restarted(p *corev1.Pod) bool {
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.RestartCount > 0 {
@@ -203,14 +218,18 @@ func (s *state) scanLog(ctx context.Context, pod string, prev bool) ([]logFindin
 	if !prev {
 		opts.SinceSeconds = &since
 	}
-	raw, err := s.env.Kube.CoreV1().Pods(s.in.AdapterNamespace).GetLogs(pod, opts).DoRaw(ctx)
+	logs := s.env.Logs
+	if logs == nil {
+		logs = KubeLogs{Kube: s.env.Kube}
+	}
+	raw, err := logs.Logs(ctx, s.in.AdapterNamespace, pod, opts)
 	if err != nil {
 		return nil, 0, err
 	}
 	cutoff := s.env.Now().Add(-s.in.Since)
 	var out []logFinding
 	n := 0
-	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc := bufio.NewScanner(strings.NewReader(raw))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		n++

@@ -123,6 +123,8 @@ type Env struct {
 	Dynamic dynamic.Interface
 	// Scraper reads a pod's /metrics (the pod proxy when nil).
 	Scraper Scraper
+	// Logs reads container logs (the apiserver when nil).
+	Logs LogReader
 	// Custom reads custom.metrics.k8s.io (nil: skipped).
 	Custom CustomMetrics
 	// Monitoring and IAM read Google Cloud with the user's credentials;
@@ -196,7 +198,7 @@ func Run(ctx context.Context, env Env, in Input) (*Report, error) {
 		checkIdentity,
 		checkAdapterDeployment, checkAdapterLogs,
 		checkAPIServices, checkCustomMetrics,
-		checkHPA, checkHPAMetrics, checkHPAEvents, checkHPAScale,
+		checkHPA, checkHPAMetrics, checkHPAConditions, checkHPAEvents, checkHPAScale,
 	}
 	var mu sync.Mutex
 	var all []Check

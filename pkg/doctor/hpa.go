@@ -51,7 +51,14 @@ func checkHPA(ctx context.Context, s *state) []Check {
 		}
 		out = append(out, c)
 	}
-	return append(out, conditionChecks(h)...)
+	return out
+}
+
+func checkHPAConditions(_ context.Context, s *state) []Check {
+	if s.hpa == nil {
+		return nil
+	}
+	return conditionChecks(s.hpa)
 }
 
 // otherScalers are the other HPAs of the namespace scaling the same Deployment.

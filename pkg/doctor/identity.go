@@ -165,7 +165,7 @@ func (s *state) checkViewer(ctx context.Context, cfg gcp.Config, member string) 
 	return fail(LinkIdentity, id,
 		fmt.Sprintf("gcloud projects add-iam-policy-binding %s --role %s --member \"%s\" (or rerun setup)", cfg.ProjectID, gcp.RoleMonitoringViewer, member),
 		"%s lacks %s on project %s: the adapter cannot read Cloud Monitoring", member, gcp.RoleMonitoringViewer, cfg.ProjectID).
-		with(fmt.Sprintf("members of %s: %s", gcp.RoleMonitoringViewer, joinMax(g.Members(gcp.RoleMonitoringViewer), 5)))
+		with(fmt.Sprintf("members of %s: %s", gcp.RoleMonitoringViewer, orNone(joinMax(g.Members(gcp.RoleMonitoringViewer), 5))))
 }
 
 // iamErr: a permission the user lacks is a skip naming it; other errors FAIL.
@@ -178,4 +178,11 @@ func iamErr(id, project string, err error) Check {
 		return skip(LinkIdentity, id, "cannot read IAM as you: %v", err)
 	}
 	return fail(LinkIdentity, id, "rerun; if it persists, check the IAM page of the project in the Cloud Console", "%v", err)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

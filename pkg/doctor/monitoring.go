@@ -130,7 +130,7 @@ func (s *state) checkSeries(ctx context.Context, m hpaMetric) Check {
 		values = append(values, fmt.Sprintf("%s=%s", p, fmtNum(d.sum)))
 	}
 	sort.Strings(values)
-	where := fmt.Sprintf("project %s (from %s)", pi.ID, pi.From)
+	where := fmt.Sprintf("project %s, from %s", pi.ID, pi.From)
 	switch {
 	case len(missing) == len(ready):
 		return fail(LinkMonitoring, id,
