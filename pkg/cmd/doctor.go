@@ -122,7 +122,12 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	env := doctorEnv(ctx, s)
+	return o.report(ctx, doctorEnv(ctx, s))
+}
+
+// report runs the checks on env and prints them; the error carries the
+// exit code.
+func (o *DoctorOptions) report(ctx context.Context, env doctor.Env) error {
 	stop := func(error) {}
 	if isTerminal(o.ErrOut) { // a spinner on a terminal only: scripts get the report alone
 		stop = apply.NewProgress(o.ErrOut).Wait("the checks", "checked")

@@ -71,7 +71,7 @@ func checkAdapterDeployment(ctx context.Context, s *state) []Check {
 		if oom {
 			fix = oomFix
 		}
-		return []Check{fail(LinkAdapter, id, fix, "deployment %s/%s has no Ready pod", ns, adapterName).with(evidence...)}
+		return []Check{fail(LinkAdapter, id, fix, "deployment %s/%s has no Ready pod", ns, adapterName).asSymptom().with(evidence...)}
 	}
 	c := ok(LinkAdapter, id, "deployment %s/%s: %d/%d Ready, %s", ns, adapterName, d.Status.ReadyReplicas, d.Status.Replicas, image).with(evidence...)
 	switch {
@@ -174,11 +174,11 @@ func checkAdapterLogs(ctx context.Context, s *state) []Check {
 	msg := fmt.Sprintf("%s, %s ago: %q", plural(len(found), "error line"), age(now.Sub(first.when)), trim(first.text, 160))
 	idFix := "the adapter's Google identity cannot read Cloud Monitoring: see the identity checks; after fixing, `kubectl -n " + ns + " rollout restart deployment " + adapterName + "`"
 	if f, has := kinds["fatal"]; has {
-		return []Check{fail(LinkAdapter, id, idFix, "the adapter exits at start-up, %s ago: %q", age(now.Sub(f.when)), trim(f.text, 200)).with(quoted...)}
+		return []Check{fail(LinkAdapter, id, idFix, "the adapter exits at start-up, %s ago: %q", age(now.Sub(f.when)), trim(f.text, 200)).asSymptom().with(quoted...)}
 	}
 	if f, has := kinds["403"]; has {
 		m := permDenied.FindStringSubmatch(f.text)
-		return []Check{fail(LinkAdapter, id, idFix, "403 Permission %s denied, %s ago (%s)", m[1], age(now.Sub(f.when)), plural(len(found), "error line")).with(quoted...)}
+		return []Check{fail(LinkAdapter, id, idFix, "403 Permission %s denied, %s ago (%s)", m[1], age(now.Sub(f.when)), plural(len(found), "error line")).asSymptom().with(quoted...)}
 	}
 	if _, has := kinds["notfound"]; has {
 		return []Check{warn(LinkAdapter, id, "check the HPA's metric names (hpa/metric-names) and that the metric arrives in Cloud Monitoring", "%s", msg).with(quoted...)}

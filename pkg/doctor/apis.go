@@ -71,7 +71,7 @@ func (s *state) checkAPIService(ctx context.Context, name string, p perm) Check 
 		if reason == "FailedDiscoveryCheck" {
 			fix = firewallHint
 		}
-		return fail(LinkAPIs, id, fix, "APIService %s is not Available: %s: %s", name, reason, trim(msg, 200))
+		return fail(LinkAPIs, id, fix, "APIService %s is not Available: %s: %s", name, reason, trim(msg, 200)).asSymptom()
 	}
 	return warn(LinkAPIs, id, "", "APIService %s has no Available condition yet", name)
 }
@@ -126,7 +126,7 @@ func checkCustomMetrics(ctx context.Context, s *state) []Check {
 		vals, err := s.customValues(ctx, m)
 		if err != nil {
 			out = append(out, fail(LinkAPIs, id, "see the adapter and Cloud Monitoring checks; the adapter answers from the last 5 minutes of Cloud Monitoring",
-				"custom.metrics.k8s.io has no %s for the pods of %s: %v", m.Name, s.deployName, err))
+				"custom.metrics.k8s.io has no %s for the pods of %s: %v", m.Name, s.deployName, err).asSymptom())
 			continue
 		}
 		out = append(out, s.compareValues(ctx, id, m, vals))
@@ -159,7 +159,7 @@ func (s *state) compareValues(ctx context.Context, id string, m hpaMetric, vals 
 	switch {
 	case len(ready) > 0 && len(missing) == len(ready):
 		return fail(LinkAPIs, id, "see the adapter and Cloud Monitoring checks",
-			"custom.metrics.k8s.io returns %s for none of the %s", m.Name, plural(len(ready), "Ready pod"))
+			"custom.metrics.k8s.io returns %s for none of the %s", m.Name, plural(len(ready), "Ready pod")).asSymptom()
 	case len(missing) > 0:
 		return warn(LinkAPIs, id, "new pods appear after a scrape or two; the HPA ignores pods without a value when scaling up",
 			"%s: no value for %s", m.Name, joinMax(missing, 3)).with(shown...)

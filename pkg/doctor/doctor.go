@@ -66,6 +66,9 @@ type Check struct {
 	// failure was turned into a warning.
 	Cause string `json:"cause,omitempty"`
 	order int
+	// symptom marks a failure that an upstream broken link explains (no
+	// data, not Ready, not Available); a wrong or missing object is never one.
+	symptom bool
 }
 
 // Report is the outcome of Run.
@@ -178,6 +181,9 @@ type checkFn func(ctx context.Context, s *state) []Check
 // (the target cannot be found, the cluster is unreachable).
 func Run(ctx context.Context, env Env, in Input) (*Report, error) {
 	start := time.Now()
+	if env.Kube == nil || env.Dynamic == nil {
+		return nil, fmt.Errorf("doctor needs both a clientset and a dynamic client")
+	}
 	if env.Now == nil {
 		env.Now = time.Now
 	}
@@ -241,7 +247,7 @@ func arrange(cs []Check) []Check {
 		if c.Status != Fail {
 			continue
 		}
-		if cause := upstreamFailure(c.Link, failed, map[string]bool{}); cause != "" {
+		if cause := upstreamFailure(c.Link, failed, map[string]bool{}); cause != "" && c.symptom {
 			c.Status, c.Cause = Warn, cause
 			c.Message += " (follows from " + cause + ")"
 			continue
@@ -284,6 +290,12 @@ func fail(link, id, fix, format string, a ...any) Check {
 
 func skip(link, id, format string, a ...any) Check {
 	return Check{ID: id, Link: link, Status: Skip, Message: fmt.Sprintf(format, a...)}
+}
+
+// asSymptom marks c as possibly explained by an upstream failure.
+func (c Check) asSymptom() Check {
+	c.symptom = true
+	return c
 }
 
 func (c Check) with(evidence ...string) Check {

@@ -101,7 +101,7 @@ func conditionChecks(h *autoscalingv2.HorizontalPodAutoscaler) []Check {
 		if fix == "" {
 			fix = "`kubectl describe hpa " + h.Name + "` shows the controller's view"
 		}
-		return []Check{fail(LinkHPA, id, fix, "%s", trim(bad[0], 240)).with(bad...)}
+		return []Check{fail(LinkHPA, id, fix, "%s", trim(bad[0], 240)).asSymptom().with(bad...)}
 	}
 	c := ok(LinkHPA, id, "ScalingActive and AbleToScale are True")
 	if len(notes) > 0 {

@@ -135,11 +135,11 @@ func (s *state) checkSeries(ctx context.Context, m hpaMetric) Check {
 	case len(missing) == len(ready):
 		return fail(LinkMonitoring, id,
 			"Managed Prometheus has not written the metric: check the scraping checks above, and that the cluster's Managed Prometheus collector runs (`kubectl -n gmp-system get pods`)",
-			"no %s in Cloud Monitoring for any Ready pod in the last %s (%s)", m.Type, lookBack, where)
+			"no %s in Cloud Monitoring for any Ready pod in the last %s (%s)", m.Type, lookBack, where).asSymptom()
 	case len(stale) > 0 && len(stale)+len(missing) == len(ready):
 		return fail(LinkMonitoring, id,
 			"data stopped arriving: check that Managed Prometheus still scrapes the pods (scraping checks, `kubectl -n gmp-system get pods`); the adapter only reads the last 5 minutes",
-			"%s is stale: no point in the last 5 minutes for %s", m.Type, joinMax(stale, 3)).with(stale...)
+			"%s is stale: no point in the last 5 minutes for %s", m.Type, joinMax(stale, 3)).asSymptom().with(stale...)
 	case len(missing) > 0 || len(stale) > 0:
 		return warn(LinkMonitoring, id, "new pods take a scrape interval or two to appear; if it lasts, check the scraping checks",
 			"%s: no recent data for %s", m.Type, joinMax(append(missing, stale...), 3)).with(values...)

@@ -199,5 +199,5 @@ func checkTargetStatus(ctx context.Context, s *state) []Check {
 	}
 	return []Check{fail(LinkScraping, id,
 		"the scrape error says what is wrong; usually the port or path of the PodMonitoring (compare with the port vLLM listens on)",
-		"%d of %d scrape targets down: %s", down, up+down, joinMax(errs, 2)).with(errs...)}
+		"%d of %d scrape targets down: %s", down, up+down, joinMax(errs, 2)).asSymptom().with(errs...)}
 }
