@@ -160,15 +160,25 @@ func doctorEnv(ctx context.Context, s *session) doctor.Env {
 	env := doctor.Env{Kube: s.env.Kube, Dynamic: s.env.Dynamic,
 		Custom: watch.CustomMetricsREST{Client: s.env.Kube.Discovery().RESTClient()}}
 	opts := gcp.OptionsFromEnv(nil)
-	if c, err := gcp.NewClient(ctx, opts); err != nil {
+	monEndpoint := os.Getenv(gcp.EnvMonitoringEndpoint)
+	// Credentials turned off and no local endpoint: calling Google's real
+	// endpoints anonymously can only fail, so those checks skip instead.
+	noCreds := errors.New("credentials are disabled (" + gcp.EnvDisableCredentials + ") and no endpoint override is set")
+	switch c, err := gcp.NewClient(ctx, opts); {
+	case opts.Anonymous && (opts.IAMEndpoint == "" || opts.CRMEndpoint == ""):
+		env.IAMErr = noCreds
+	case err != nil:
 		env.IAMErr = err
-	} else {
+	default:
 		c.Retry.Budget = 2 * time.Second
 		env.IAM = c
 	}
-	if m, err := gcp.NewMonitoring(ctx, opts, os.Getenv(gcp.EnvMonitoringEndpoint)); err != nil {
+	switch m, err := gcp.NewMonitoring(ctx, opts, monEndpoint); {
+	case opts.Anonymous && monEndpoint == "":
+		env.MonitoringErr = noCreds
+	case err != nil:
 		env.MonitoringErr = err
-	} else {
+	default:
 		env.Monitoring = m
 	}
 	return env

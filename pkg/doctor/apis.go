@@ -30,9 +30,15 @@ func checkAPIServices(ctx context.Context, s *state) []Check {
 	}
 	var out []Check
 	for _, name := range customAPIServices {
-		out = append(out, s.checkAPIService(ctx, name, p))
+		out = append(out, s.apiServiceCheck(ctx, name, p))
 	}
 	return out
+}
+
+// apiServiceCheck reads an APIService once.
+func (s *state) apiServiceCheck(ctx context.Context, name string, p perm) Check {
+	c, _ := s.apiSvcs.get(name, func() (Check, error) { return s.checkAPIService(ctx, name, p), nil })
+	return c
 }
 
 func (s *state) checkAPIService(ctx context.Context, name string, p perm) Check {
@@ -74,6 +80,21 @@ func (s *state) checkAPIService(ctx context.Context, name string, p perm) Check 
 		return fail(LinkAPIs, id, fix, "APIService %s is not Available: %s: %s", name, reason, trim(msg, 200)).asSymptom()
 	}
 	return warn(LinkAPIs, id, "", "APIService %s has no Available condition yet", name)
+}
+
+// apisAvailable says whether every custom metrics APIService is ours and
+// Available (read once).
+func (s *state) apisAvailable(ctx context.Context) bool {
+	v, _ := s.apisUp.get(func() (bool, error) {
+		p := perm{verb: "get", group: "apiregistration.k8s.io", resource: "apiservices"}
+		for _, n := range customAPIServices {
+			if c := s.apiServiceCheck(ctx, n, p); c.Status != OK {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	return v
 }
 
 // cmValues are the per-pod values Cloud Monitoring holds for m, as the
@@ -120,7 +141,7 @@ func checkCustomMetrics(ctx context.Context, s *state) []Check {
 			out = append(out, denied(LinkAPIs, id, p))
 			continue
 		case s.unserved(ctx, m):
-			out = append(out, skip(LinkAPIs, id, "vLLM does not serve %s (see hpa/metric-names)", m.Prom))
+			out = append(out, skip(LinkAPIs, id, "%s does not exist (see hpa/metric-names)", m.Prom))
 			continue
 		}
 		vals, err := s.customValues(ctx, m)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -29,11 +30,32 @@ func TestMissingPermissionsSkip(t *testing.T) {
 		"adapter/log":                "you may not get pods/log in custom-metrics",
 		"workload/metrics":           "you may not get pods/proxy in default",
 		"identity/monitoring-viewer": "you lack resourcemanager.projects.getIamPolicy on project my-project",
-		"hpa/metric-names":           "/metrics was not read",
 	} {
 		if c := find(r, id); c == nil || c.Status != Skip || !strings.Contains(c.Message, want) {
 			t.Errorf("%s = %+v, want skip containing %q", id, c, want)
 		}
+	}
+	if c := find(r, "hpa/metric-names"); c == nil || c.Status != OK {
+		t.Errorf("the custom metrics API serves the metric, so it exists: %+v", c)
+	}
+}
+
+// When the apiserver cannot dial the pods (the pod proxy answers 503),
+// /metrics is a warning, and a misnamed HPA metric is found through the
+// custom metrics API's 404.
+func TestUnreachablePodsAndMisnamedMetric(t *testing.T) {
+	w := newWorld(t)
+	w.scrapeErr = apierrors.NewServiceUnavailable("the server is currently unable to handle the request")
+	w.set(hpa("prometheus.googleapis.com|vllm:num_requests_runnin|gauge", 3, 0))
+	r := w.run()
+	if f := fails(r); strings.Join(f, ",") != "hpa/metric-names" {
+		t.Fatalf("fails %v\n%s", f, table(r))
+	}
+	if c := find(r, "hpa/metric-names"); !strings.Contains(c.Message, "unknown to custom.metrics.k8s.io") {
+		t.Errorf("metric-names: %+v", c)
+	}
+	if c := find(r, "workload/metrics"); c.Status != Warn || !strings.Contains(c.Message, "pod proxy") {
+		t.Errorf("workload/metrics: %+v", c)
 	}
 }
 

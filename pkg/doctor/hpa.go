@@ -119,16 +119,15 @@ func checkHPAMetrics(ctx context.Context, s *state) []Check {
 		return []Check{fail(LinkHPA, id, s.setupFix(), "HPA %s has no Pods metric from custom.metrics.k8s.io", s.hpaName)}
 	}
 	exp, pod, read := s.servedMetrics(ctx)
-	if !read {
-		return []Check{skip(LinkHPA, id, "cannot tell whether vLLM serves the HPA's metrics: /metrics was not read (see workload/metrics)")}
-	}
 	var bad []string
 	fix := s.setupFix() + " (it detects the names this vLLM serves)"
 	for _, m := range s.metrics {
-		if !m.vllm() {
+		by, _ := s.unknownMetric(ctx, m)
+		switch {
+		case by == "":
 			continue
-		}
-		if _, found := exp[m.Prom]; found {
+		case by != "/metrics":
+			bad = append(bad, m.Prom+" (unknown to "+by+")")
 			continue
 		}
 		switch {
@@ -141,7 +140,14 @@ func checkHPAMetrics(ctx context.Context, s *state) []Check {
 		}
 	}
 	if len(bad) > 0 {
-		return []Check{fail(LinkHPA, id, fix, "HPA %s scales on %s, which vLLM (pod %s) does not serve", s.hpaName, strings.Join(bad, ", "), pod)}
+		where := "which vLLM (pod " + pod + ") does not serve"
+		if !read {
+			where = "which does not exist"
+		}
+		return []Check{fail(LinkHPA, id, fix, "HPA %s scales on %s, %s", s.hpaName, strings.Join(bad, ", "), where)}
+	}
+	if !read && !s.apisAvailable(ctx) {
+		return []Check{skip(LinkHPA, id, "cannot tell whether the HPA's metrics exist: neither vLLM's /metrics nor the custom metrics API could be read")}
 	}
 	names := make([]string, len(s.metrics))
 	for i, m := range s.metrics {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 )
 
@@ -25,17 +27,38 @@ func metricID(link string, m hpaMetric) string {
 	return link + "/" + n
 }
 
-// unserved says whether vLLM's /metrics was read and lacks m.
+// unserved says whether m does not exist: vLLM's /metrics was read and
+// lacks it, or, when /metrics cannot be read, the custom metrics API
+// answers 404 for it while its APIServices are Available.
 func (s *state) unserved(ctx context.Context, m hpaMetric) bool {
+	by, _ := s.unknownMetric(ctx, m)
+	return by != ""
+}
+
+// unknownMetric says how m was found not to exist ("" when it exists or
+// doctor cannot tell) and the pod whose /metrics was read.
+func (s *state) unknownMetric(ctx context.Context, m hpaMetric) (by, pod string) {
 	if !m.vllm() {
-		return false
+		return "", ""
 	}
-	exp, _, read := s.servedMetrics(ctx)
-	if !read {
-		return false
+	exp, pod, read := s.servedMetrics(ctx)
+	if read {
+		if _, found := exp[m.Prom]; found {
+			return "", pod
+		}
+		return "/metrics", pod
 	}
-	_, found := exp[m.Prom]
-	return !found
+	if s.env.Custom == nil || s.selector == "" || !s.apisAvailable(ctx) {
+		return "", ""
+	}
+	if _, err := s.customValues(ctx, m); err != nil && isNotFound(err) {
+		return "custom.metrics.k8s.io", ""
+	}
+	return "", ""
+}
+
+func isNotFound(err error) bool {
+	return apierrors.IsNotFound(err) || strings.HasPrefix(err.Error(), "404")
 }
 
 // podSeries reads the series of m for the ready pods once.
@@ -65,7 +88,7 @@ func (s *state) checkSeries(ctx context.Context, m hpaMetric) Check {
 	case len(ready) == 0:
 		return skip(LinkMonitoring, id, "no Ready pod to look up")
 	case s.unserved(ctx, m):
-		return skip(LinkMonitoring, id, "vLLM does not serve %s (see hpa/metric-names)", m.Prom)
+		return skip(LinkMonitoring, id, "%s does not exist (see hpa/metric-names)", m.Prom)
 	case pi.ID == "":
 		return skip(LinkMonitoring, id, "the Google project is unknown (no inventory, no GKE node provider ID): pass --project")
 	case s.env.Monitoring == nil:

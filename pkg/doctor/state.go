@@ -43,6 +43,8 @@ type state struct {
 	project  once[projectInfo]
 	adapters once[[]corev1.Pod]
 	scr      once[scrapersRead]
+	apisUp   once[bool]
+	apiSvcs  keyed[Check]
 }
 
 type projectInfo struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
@@ -178,9 +179,13 @@ func checkPodMetrics(ctx context.Context, s *state) []Check {
 	pod, port := ready[0].Name, s.metricsPort()
 	text, err := s.scrape(ctx, pod)
 	if err != nil {
-		return []Check{fail(LinkWorkload, id,
-			fmt.Sprintf("check that vLLM listens on %d (its --port) and serves /metrics: `kubectl -n %s port-forward pod/%s %d` then curl localhost:%d/metrics", port, ns, pod, port, port),
-			"pod %s does not answer /metrics on port %d: %v", pod, port, err)}
+		fix := fmt.Sprintf("check that vLLM listens on %d (its --port) and serves /metrics: `kubectl -n %s port-forward pod/%s %d` then curl localhost:%d/metrics", port, ns, pod, port, port)
+		if proxyUnreachable(err) {
+			// The apiserver could not dial the pod: that says nothing
+			// about vLLM (GKE's control plane may not reach pod IPs).
+			return []Check{warn(LinkWorkload, id, fix, "could not read /metrics of pod %s through the apiserver's pod proxy (%v); the names are checked through the custom metrics API instead", pod, err)}
+		}
+		return []Check{fail(LinkWorkload, id, fix, "pod %s does not answer /metrics on port %d: %v", pod, port, err)}
 	}
 	exp := parseExposition(text)
 	var vllmNames []string
@@ -221,3 +226,10 @@ func checkPodMetrics(ctx context.Context, s *state) []Check {
 }
 
 func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// proxyUnreachable: the pod proxy's answer when the apiserver cannot dial
+// the pod (503/502/504 or a timeout), as opposed to vLLM's own answer.
+func proxyUnreachable(err error) bool {
+	return apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) ||
+		apierrors.IsUnexpectedServerError(err) && strings.Contains(err.Error(), "502")
+}

@@ -54,6 +54,8 @@ type world struct {
 	fake    *gcpfake.Server
 	iamURL  string
 	seriesE error
+	// scrapeErr is the pod proxy's answer instead of scrape.
+	scrapeErr error
 }
 
 func newWorld(t *testing.T) *world {
@@ -241,7 +243,7 @@ func (w *world) env() Env {
 	client.Retry.Budget = time.Millisecond
 	return Env{
 		Kube: kube, Dynamic: dyn,
-		Scraper:    fakeScraper(w.scrape),
+		Scraper:    fakeScraper{w.scrape, w.scrapeErr},
 		Custom:     fakeCustom(w.custom),
 		Monitoring: fakeSeries{w.series, w.seriesE},
 		IAM:        client,
@@ -259,13 +261,13 @@ func (w *world) run() *Report {
 	return r
 }
 
-type fakeScraper string
+type fakeScraper struct {
+	text string
+	err  error
+}
 
 func (f fakeScraper) Scrape(context.Context, string, string, int32, string) (string, error) {
-	if f == "" {
-		return "", fmt.Errorf("dial tcp 10.0.0.5:8000: connect: connection refused")
-	}
-	return string(f), nil
+	return f.text, f.err
 }
 
 type fakeCustom map[string]map[string]float64
