@@ -149,3 +149,22 @@ func TestParseExposition(t *testing.T) {
 		t.Errorf("got %v", e)
 	}
 }
+
+// Metric failure events are quoted until the HPA reads its metric again.
+func TestHPAEventsSinceRecovery(t *testing.T) {
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e1", Namespace: ns},
+		InvolvedObject: corev1.ObjectReference{Kind: "HorizontalPodAutoscaler", Name: "vllm"},
+		Reason:         "FailedGetPodsMetric", Message: "unable to get metric", Count: 3,
+		LastTimestamp: metav1.NewTime(now.Add(-2 * time.Minute))}
+	w := newWorld(t)
+	w.set(ev)
+	if c := find(w.run(), "hpa/events"); c == nil || c.Status != Warn || !strings.Contains(c.Message, "2m0s ago FailedGetPodsMetric (x3)") {
+		t.Errorf("recent failure: %+v", c)
+	}
+	h := hpa(runningMt, 3, 2.5)
+	h.Status.Conditions[1].LastTransitionTime = metav1.NewTime(now.Add(-time.Minute))
+	w.set(h)
+	if c := find(w.run(), "hpa/events"); c == nil || c.Status != OK || !strings.Contains(c.Message, "since the HPA could read its metrics again, 1m0s ago") {
+		t.Errorf("after recovery: %+v", c)
+	}
+}

@@ -242,15 +242,24 @@ func arrange(cs []Check) []Check {
 		return cs[i].order < cs[j].order
 	})
 	failed := map[string]string{} // link → first failed check id
+	broken := map[string]string{} // link → first failed check that is not a symptom
 	for i := range cs {
 		c := &cs[i]
 		if c.Status != Fail {
 			continue
 		}
-		if cause := upstreamFailure(c.Link, failed, map[string]bool{}); cause != "" && c.symptom {
-			c.Status, c.Cause = Warn, cause
-			c.Message += " (follows from " + cause + ")"
-			continue
+		if c.symptom {
+			cause := broken[c.Link]
+			if cause == "" {
+				cause = upstreamFailure(c.Link, failed, map[string]bool{})
+			}
+			if cause != "" {
+				c.Status, c.Cause = Warn, cause
+				c.Message += " (follows from " + cause + ")"
+				continue
+			}
+		} else if _, ok := broken[c.Link]; !ok {
+			broken[c.Link] = c.ID
 		}
 		if _, ok := failed[c.Link]; !ok {
 			failed[c.Link] = c.ID

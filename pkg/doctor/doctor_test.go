@@ -124,7 +124,7 @@ func TestBreaksNameTheLink(t *testing.T) {
 			h.Status.Conditions[1] = autoscalingv2.HorizontalPodAutoscalerCondition{Type: autoscalingv2.ScalingActive, Status: corev1.ConditionFalse,
 				Reason: "FailedGetPodsMetric", Message: `the HPA was unable to compute the replica count: unable to get metric prometheus.googleapis.com|vllm:num_requests_runnin|gauge: the server could not find the descriptor for metric`}
 			w.set(h)
-		}, []string{"hpa/metric-names", "hpa/conditions"}, "rerun `kubectl infer-hpa setup vllm -n default`"},
+		}, []string{"hpa/metric-names"}, "rerun `kubectl infer-hpa setup vllm -n default`"},
 		{"the vLLM pods not Ready", func(w *world) {
 			for _, n := range []string{"vllm-a", "vllm-b"} {
 				p := readyPod(n, ns, "gke-gpu-1", map[string]string{"app": "vllm"})

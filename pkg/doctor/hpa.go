@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -178,6 +179,15 @@ func checkHPAEvents(ctx context.Context, s *state) []Check {
 	}
 	now := s.env.Now()
 	cutoff := now.Add(-s.in.Since)
+	// Events from before the HPA last became able to read its metrics are
+	// history: the link they were about has been repaired since.
+	recovered := time.Time{}
+	for _, c := range s.hpa.Status.Conditions {
+		if c.Type == autoscalingv2.ScalingActive && c.Status == corev1.ConditionTrue && c.LastTransitionTime.After(cutoff) {
+			recovered = c.LastTransitionTime.Time
+			cutoff = recovered
+		}
+	}
 	type ev struct {
 		at   metav1.Time
 		text string
@@ -200,6 +210,9 @@ func checkHPAEvents(ctx context.Context, s *state) []Check {
 		found = append(found, ev{at, fmt.Sprintf("%s ago %s (x%d): %s", age(now.Sub(at.Time)), e.Reason, max(e.Count, 1), trim(e.Message, 200))})
 	}
 	if len(found) == 0 {
+		if !recovered.IsZero() {
+			return []Check{ok(LinkHPA, id, "no metric failure event since the HPA could read its metrics again, %s ago", age(now.Sub(recovered)))}
+		}
 		return []Check{ok(LinkHPA, id, "no FailedGetPodsMetric or FailedComputeMetricsReplicas event in the last %s", s.in.Since)}
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].at.After(found[j].at.Time) })

@@ -64,7 +64,7 @@ func checkIdentity(ctx context.Context, s *state) []Check {
 	if s.env.IAM == nil {
 		why := "no IAM client"
 		if s.env.IAMErr != nil {
-			why = s.env.IAMErr.Error()
+			why = googleWhy(s.env.IAMErr)
 		}
 		return append(out, skip(LinkIdentity, "identity/monitoring-viewer", "cannot read IAM as you: %s", why))
 	}
@@ -185,4 +185,14 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// googleWhy says why a Google client could not be built, without the
+// client library's long text when the reason is missing credentials.
+func googleWhy(err error) string {
+	var ge *gcp.Error
+	if errors.As(err, &ge) && ge.Kind == gcp.KindNoCredentials {
+		return "no Application Default Credentials: run `gcloud auth application-default login`"
+	}
+	return err.Error()
 }

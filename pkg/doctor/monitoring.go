@@ -94,7 +94,7 @@ func (s *state) checkSeries(ctx context.Context, m hpaMetric) Check {
 	case s.env.Monitoring == nil:
 		why := "no Cloud Monitoring client"
 		if s.env.MonitoringErr != nil {
-			why = s.env.MonitoringErr.Error()
+			why = googleWhy(s.env.MonitoringErr)
 		}
 		return skip(LinkMonitoring, id, "cannot read Cloud Monitoring as you: %s", why)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -99,10 +100,10 @@ func TestDoctorNamesTheBrokenLink(t *testing.T) {
 	pmName := vllmName + "-vllm"
 
 	breaks := []struct {
-		name           string
+		name            string
 		breakIt, repair func(t *testing.T)
-		want           []string
-		fix            string
+		want            []string
+		fix             string
 	}{
 		{"wrong metrics port in the PodMonitoring", func(t *testing.T) {
 			patch(t, podMonGVR, ns, pmName, `[{"op":"replace","path":"/spec/endpoints/0/port","value":9090}]`)
@@ -128,7 +129,7 @@ func TestDoctorNamesTheBrokenLink(t *testing.T) {
 			patch(t, hpaGVR, ns, vllmName, `[{"op":"replace","path":"/spec/metrics/0/pods/metric/name","value":"prometheus.googleapis.com|vllm:num_requests_runnin|gauge"}]`)
 		}, func(t *testing.T) {
 			patch(t, hpaGVR, ns, vllmName, `[{"op":"replace","path":"/spec/metrics/0/pods/metric/name","value":"`+runningMetric+`"}]`)
-		}, []string{"hpa/metric-names", "hpa/conditions"}, "kubectl infer-hpa setup " + vllmName},
+		}, []string{"hpa/metric-names"}, "kubectl infer-hpa setup " + vllmName},
 		{"the adapter scaled to 0", func(t *testing.T) {
 			scaleAdapter(t, 0)
 		}, func(t *testing.T) {
@@ -144,22 +145,9 @@ func TestDoctorNamesTheBrokenLink(t *testing.T) {
 			}
 		}, []string{"metrics-api/v1beta1.custom.metrics.k8s.io", "metrics-api/v1beta2.custom.metrics.k8s.io"}, "--force-conflicts"},
 		{"the vLLM pods not Ready", func(t *testing.T) {
-			// The container's readiness probe fails: kwok's pod-ready stage
-			// honours the pod's readiness gate, so a gate nobody sets keeps
-			// the new pod un-Ready.
-			patch(t, deploymentGVR, ns, vllmName, `[{"op":"add","path":"/spec/template/spec/readinessGates","value":[{"conditionType":"infer-hpa.test/never"}]}]`)
-			eventually(t, 60*time.Second, "no vLLM pod Ready", func(ctx context.Context) string {
-				d, err := cluster.kube.AppsV1().Deployments(ns).Get(ctx, vllmName, metav1.GetOptions{})
-				if err != nil {
-					return err.Error()
-				}
-				if d.Status.ReadyReplicas != 0 || d.Status.UpdatedReplicas != d.Status.Replicas {
-					return "still Ready"
-				}
-				return ""
-			})
+			setVLLMReady(t, ns, corev1.ConditionFalse)
 		}, func(t *testing.T) {
-			patch(t, deploymentGVR, ns, vllmName, `[{"op":"remove","path":"/spec/template/spec/readinessGates"}]`)
+			setVLLMReady(t, ns, corev1.ConditionTrue)
 		}, []string{"workload/deployment"}, "describe pod"},
 	}
 	var capture strings.Builder
@@ -223,4 +211,27 @@ func scaleAdapter(t *testing.T, n int32) {
 
 type schemaGVR = schema.GroupVersionResource
 
-var deploymentGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+// setVLLMReady sets the Ready condition of the vLLM pods, as a failing
+// readiness probe would (kwok leaves a pod's status alone once it runs).
+func setVLLMReady(t *testing.T, ns string, st corev1.ConditionStatus) {
+	t.Helper()
+	ctx := context.Background()
+	pods, err := cluster.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=gemma-server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		for j := range p.Status.Conditions {
+			if c := &p.Status.Conditions[j]; c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+				c.Status = st
+			}
+		}
+		for j := range p.Status.ContainerStatuses {
+			p.Status.ContainerStatuses[j].Ready = st == corev1.ConditionTrue
+		}
+		if _, err := cluster.kube.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
