@@ -235,3 +235,15 @@ func setVLLMReady(t *testing.T, ns string, st corev1.ConditionStatus) {
 		}
 	}
 }
+
+// When setup's last wait fails it points at doctor.
+func TestSetupTimeoutSuggestsDoctor(t *testing.T) {
+	ns := namespace(t, "e2e-doctor-hint")
+	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
+	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam", "--timeout", "3s")
+	if r.code == 0 {
+		t.Fatalf("setup succeeded without an adapter: %s", r)
+	}
+	mustContain(t, "stderr", r.stderr, "timed out after 3s", "to see which link of the chain is broken: kubectl infer-hpa doctor vllm -n "+ns)
+	t.Cleanup(func() { plugin(t, cluster.kubeconfig, "cleanup", "-n", ns) })
+}
