@@ -144,6 +144,9 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	a := &apply.Applier{Clients: s.env.Clients, Force: o.ForceConflicts, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
 	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
 	if err != nil {
+		if strings.Contains(err.Error(), "timed out after") { // a wait failed: doctor says which link is broken
+			return fmt.Errorf("setup stopped: %w\n%s\nto see which link of the chain is broken: kubectl infer-hpa doctor %s -n %s", err, doneSoFar(rep), p.Target.Deployment.Name, p.Target.Deployment.Namespace)
+		}
 		return fmt.Errorf("setup stopped: %w\n%s", err, doneSoFar(rep))
 	}
 	switch {

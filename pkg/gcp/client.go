@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,16 +76,9 @@ type Client struct {
 // Default Credentials and fails with a KindNoCredentials *Error when there
 // are none.
 func NewClient(ctx context.Context, o Options) (*Client, error) {
-	base := []option.ClientOption{option.WithUserAgent("kubectl-infer-hpa")}
-	if o.Anonymous || isPlainHTTP(o.IAMEndpoint) || isPlainHTTP(o.CRMEndpoint) || isPlainHTTP(o.ContainerEndpoint) {
-		base = append(base, option.WithoutAuthentication())
-	} else {
-		creds, err := google.FindDefaultCredentials(ctx, cloudPlatformScope)
-		if err != nil {
-			return nil, &Error{Kind: KindNoCredentials, Op: "find Google credentials", Err: err,
-				Fix: "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), or use --wi-mode none and grant the adapter roles/monitoring.viewer yourself"}
-		}
-		base = append(base, option.WithCredentials(creds))
+	base, err := baseOptions(ctx, o.Anonymous, "or use --wi-mode none and grant the adapter roles/monitoring.viewer yourself", o.IAMEndpoint, o.CRMEndpoint, o.ContainerEndpoint)
+	if err != nil {
+		return nil, err
 	}
 	iamSvc, err := iam.NewService(ctx, withEndpoint(base, o.IAMEndpoint, o.Extra)...)
 	if err != nil {
@@ -99,6 +93,23 @@ func NewClient(ctx context.Context, o Options) (*Client, error) {
 		return nil, fmt.Errorf("GKE client: %w", err)
 	}
 	return &Client{iam: iamSvc, crm: crmSvc, container: gkeSvc, Retry: DefaultRetry(), Wait: DefaultWait()}, nil
+}
+
+// baseOptions are the options every Google client of ours starts from:
+// our user agent and Application Default Credentials, or none when
+// anonymous or when an endpoint is plain http. orElse ends the fix of a
+// KindNoCredentials error.
+func baseOptions(ctx context.Context, anonymous bool, orElse string, endpoints ...string) ([]option.ClientOption, error) {
+	base := []option.ClientOption{option.WithUserAgent("kubectl-infer-hpa")}
+	if anonymous || slices.ContainsFunc(endpoints, isPlainHTTP) {
+		return append(base, option.WithoutAuthentication()), nil
+	}
+	creds, err := google.FindDefaultCredentials(ctx, cloudPlatformScope)
+	if err != nil {
+		return nil, &Error{Kind: KindNoCredentials, Op: "find Google credentials", Err: err,
+			Fix: "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), " + orElse}
+	}
+	return append(base, option.WithCredentials(creds)), nil
 }
 
 func withEndpoint(base []option.ClientOption, endpoint string, extra []option.ClientOption) []option.ClientOption {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
 
 // Check is one verdict.
@@ -82,16 +83,13 @@ func (r *Result) Failed() []Check {
 // Print writes one line per check and the fix under each failure.
 func (r *Result) Print(w io.Writer) {
 	for _, c := range r.Checks {
-		mark := "ok  "
+		mark, fix := "ok", ""
 		if !c.OK {
-			mark = "FAIL"
+			mark, fix = "FAIL", c.Fix
 		} else if c.Warn {
 			mark = "warn"
 		}
-		fmt.Fprintf(w, "[%s] %s: %s\n", mark, c.Name, c.Detail)
-		if !c.OK && c.Fix != "" {
-			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
-		}
+		printers.CheckLine(w, mark, c.Name, c.Detail, fix, false)
 	}
 }
 
