@@ -20,6 +20,9 @@ type Server struct {
 	// FirstDelay is the time before the first token; TokenDelay between
 	// tokens. Zero: as fast as possible.
 	FirstDelay, TokenDelay time.Duration
+	// FlushEach flushes every chunk on its own, as a real server streams
+	// (with a delay set, chunks are always flushed).
+	FlushEach bool
 	// Requests counts generation requests served.
 	Requests atomic.Int64
 
@@ -101,7 +104,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 			sleep(s.TokenDelay)
 		}
 		fmt.Fprintf(w, "data: {\"object\":%q,\"choices\":[{\"index\":0,%s,\"finish_reason\":null}]}\n\n", obj, field)
-		if fl != nil && (s.TokenDelay > 0 || s.FirstDelay > 0) {
+		if fl != nil && (s.FlushEach || s.TokenDelay > 0 || s.FirstDelay > 0) {
 			fl.Flush()
 		}
 	}
