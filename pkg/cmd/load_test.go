@@ -100,3 +100,23 @@ func TestLoadBadInput(t *testing.T) {
 		t.Errorf("bad --url: exit %d: %q", code, errOut)
 	}
 }
+
+// TestTuneBadInput: flags are checked before the cluster is contacted.
+func TestTuneBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--slo", "ttft=fast"}, `--slo "ttft=fast": "fast" is not a positive duration`},
+		{[]string{"--slo", "tpot-p90=1s"}, `unknown metric "tpot"`},
+		{[]string{"--start", "0"}, "--start must be at least 1"},
+		{[]string{"--max-concurrency", "2", "--start", "4"}, "--max-concurrency 2 is below --start 4"},
+		{[]string{"--stage-duration", "1m", "--max-duration", "30s"}, "--max-duration 30s is shorter than one step"},
+		{[]string{"--output-tokens", "0"}, "--output-tokens"},
+	} {
+		out, errOut, code := runPlugin(t, append([]string{"tune"}, c.args...)...)
+		if code != 1 || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want one line with %q", c.args, code, out, errOut, c.want)
+		}
+	}
+}

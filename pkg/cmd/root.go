@@ -64,6 +64,7 @@ the HPA itself.`,
 		NewCmdCleanup(streams, flags),
 		NewCmdWatch(streams, flags),
 		NewCmdLoad(streams, flags),
+		NewCmdTune(streams, flags),
 	)
 	setupCompletion(root)
 	setupNameCompletion(root, flags)
