@@ -261,18 +261,18 @@ func (o *TuneOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.Out, "  "+n)
 	}
 	setupArgs := o.setupArgs(ctx, kube, dep.Name, rec)
-	fmt.Fprintf(o.Out, "recommended:\n  kubectl infer-hpa setup %s -n %s\n", strings.Join(setupArgs, " "), o.namespace)
+	fmt.Fprintf(o.Out, "recommended:\n  kubectl infer-hpa setup %s\n", strings.Join(setupArgs, " "))
 	if res.Interrupted {
 		return &ExitError{Code: 130, Err: errors.New("interrupted: the recommendation above rests on the steps measured so far")}
 	}
-	if err := o.hpaDiff(ctx, setupArgs); err != nil {
+	if err := o.hpaDiff(ctx, withoutNamespace(setupArgs)); err != nil {
 		fmt.Fprintf(o.ErrOut, "warning: cannot show the HPA diff: %v\n", err)
 	}
 	if !o.Apply {
 		return nil
 	}
 	setup := NewCmdSetup(o.IOStreams, o.configFlags)
-	setup.SetArgs(setupArgs)
+	setup.SetArgs(withoutNamespace(setupArgs))
 	setup.SilenceErrors, setup.SilenceUsage = true, true
 	return setup.ExecuteContext(ctx)
 }
@@ -322,10 +322,10 @@ func startToReady(p *corev1.Pod) time.Duration {
 	return 0
 }
 
-// setupArgs are the recommended setup's arguments (the namespace comes
-// from the shared flags); they keep the live HPA's min and max replicas.
+// setupArgs are the recommended setup's arguments; they keep the live
+// HPA's min and max replicas. -n is the shared flag's own value.
 func (o *TuneOptions) setupArgs(ctx context.Context, kube kubernetes.Interface, dep string, rec *tune.Recommendation) []string {
-	args := append([]string{dep}, rec.MetricArgs(false)...)
+	args := append([]string{dep, "-n", o.namespace}, rec.MetricArgs(false)...)
 	args = append(args, "--behavior", rec.Behavior)
 	if h, err := kube.AutoscalingV2().HorizontalPodAutoscalers(o.namespace).Get(ctx, dep, metav1.GetOptions{}); err == nil {
 		if h.Spec.MinReplicas != nil {
@@ -363,4 +363,18 @@ func (o *TuneOptions) hpaDiff(ctx context.Context, args []string) error {
 		fmt.Fprintln(o.Out, "HPA diff: the live HPA already has these targets and behavior")
 	}
 	return nil
+}
+
+// withoutNamespace drops "-n NS" for an in-process run: the namespace is a
+// flag of the root command, already set on the shared config flags.
+func withoutNamespace(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-n" && i+1 < len(args) {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }

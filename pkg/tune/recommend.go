@@ -47,9 +47,17 @@ func Recommend(r *Result, startToReady time.Duration) (*Recommendation, error) {
 	if r.Bad != nil && strings.Contains(joinBad(r.Bad.Bad), "saturated") {
 		limit = "the last step below the knee"
 	}
-	rec.Running = max(1, int(math.Floor(g.Running/(1+Tolerance))))
-	rec.Notes = append(rec.Notes, fmt.Sprintf("running: %.1f requests in the batch at concurrency %d (%s), less 10%% for the HPA's tolerance: %d",
-		g.Running, r.Good.Concurrency, limit, rec.Running))
+	// The requests the pod holds at the last good step (in the batch or
+	// queued for the next step) are what one pod sustains; the batch never
+	// exceeds the peak seen in any step (its limit, past the knee).
+	peak := 0.0
+	for _, s := range r.Steps {
+		peak = max(peak, s.Gauges.Running)
+	}
+	held := min(g.Running+g.Waiting, peak)
+	rec.Running = max(1, int(math.Floor(held/(1+Tolerance))))
+	rec.Notes = append(rec.Notes, fmt.Sprintf("running: the pod held %.1f requests at concurrency %d (%s; %.1f running, %.1f waiting, batch peak %.1f), less 10%% for the HPA's tolerance: %d",
+		held, r.Good.Concurrency, limit, g.Running, g.Waiting, peak, rec.Running))
 	rec.Waiting = max(1, int(math.Floor(g.Waiting/(1+Tolerance))))
 	if g.Waiting < 1 {
 		rec.Notes = append(rec.Notes, fmt.Sprintf("waiting: the queue stayed empty (%.1f) up to concurrency %d; waiting=1 adds a pod as soon as requests queue — running is the earlier signal", g.Waiting, r.Good.Concurrency))

@@ -39,7 +39,8 @@ type Options struct {
 	Refine int
 	// Progress is told about each step as it ends.
 	Progress func(Step)
-	// ScrapeEvery is the sampling period of /metrics (default 2s).
+	// ScrapeEvery is the sampling period of /metrics (default a tenth of
+	// a step, between 200ms and 2s).
 	ScrapeEvery time.Duration
 }
 
@@ -60,12 +61,15 @@ type Result struct {
 // the knee, raise the output token rate by nearly as much, with latency
 // growing gently. The step is saturated when the token rate gained less
 // than a quarter of the concurrency's rise, (T_k/T_g − 1) < 0.25·(r − 1),
-// while the median end-to-end latency rose by more than half of it,
-// (L_k/L_g − 1) > 0.5·(r − 1): the extra clients only queue.
+// while the mean end-to-end latency rose by more than half of it,
+// (L_k/L_g − 1) > 0.5·(r − 1): the extra clients only queue. The mean, not
+// the median: just past the knee most requests still run at once and only
+// the ones that queued are slower (Little's law ties the mean to the
+// throughput; the median can hide the queue).
 func Saturated(g, k *Step) bool {
 	r := float64(k.Concurrency) / float64(g.Concurrency)
 	tg, tk := g.Report.TokenRate, k.Report.TokenRate
-	lg, lk := g.Report.E2E.P50.Seconds(), k.Report.E2E.P50.Seconds()
+	lg, lk := g.Report.E2E.Mean.Seconds(), k.Report.E2E.Mean.Seconds()
 	if r <= 1 || tg <= 0 || lg <= 0 {
 		return false
 	}
@@ -92,7 +96,7 @@ func (o *Options) complete() {
 		o.Refine = 3
 	}
 	if o.ScrapeEvery <= 0 {
-		o.ScrapeEvery = 2 * time.Second
+		o.ScrapeEvery = min(2*time.Second, max(o.StageDuration/10, 200*time.Millisecond))
 	}
 }
 
@@ -171,8 +175,8 @@ func joinBad(b []string) string {
 func judge(o *Options, g, s *Step) []string {
 	bad := Violations(o.SLO, &s.Report)
 	if g != nil && Saturated(g, s) {
-		bad = append(bad, fmt.Sprintf("saturated (tokens/s %+.0f%%, e2e p50 %+.0f%% vs concurrency %d)",
-			100*(s.Report.TokenRate/g.Report.TokenRate-1), 100*(s.Report.E2E.P50.Seconds()/g.Report.E2E.P50.Seconds()-1), g.Concurrency))
+		bad = append(bad, fmt.Sprintf("saturated (tokens/s %+.0f%%, mean e2e %+.0f%% vs concurrency %d)",
+			100*(s.Report.TokenRate/g.Report.TokenRate-1), 100*(s.Report.E2E.Mean.Seconds()/g.Report.E2E.Mean.Seconds()-1), g.Concurrency))
 	}
 	if n := s.Report.Requests; n > 0 && float64(s.Report.ErrorCount()) > maxErrorRate*float64(n) {
 		bad = append(bad, fmt.Sprintf("errors (%d of %d requests)", s.Report.ErrorCount(), n))

@@ -36,7 +36,7 @@ func fakeSweep(m model, slo []Bound) *Result {
 		RunStage: func(_ context.Context, c int, d time.Duration) load.StageReport {
 			cur = c
 			l := m.latency(c)
-			q := load.Quantiles{P50: l, P90: l * 11 / 10, P99: l * 12 / 10, N: 100}
+			q := load.Quantiles{P50: l, P90: l * 11 / 10, P99: l * 12 / 10, Mean: l, N: 100}
 			time.Sleep(d)
 			return load.StageReport{Requests: 100, OK: 100, E2E: q, TTFT: q, ITL: q,
 				TokenRate: float64(c*m.n) / l.Seconds(), RequestRate: float64(c) / l.Seconds()}
@@ -85,7 +85,7 @@ func TestSweepSLO(t *testing.T) {
 
 func TestSaturated(t *testing.T) {
 	st := func(c int, tok float64, p50 time.Duration) *Step {
-		return &Step{Concurrency: c, Report: load.StageReport{TokenRate: tok, E2E: load.Quantiles{P50: p50}}}
+		return &Step{Concurrency: c, Report: load.StageReport{TokenRate: tok, E2E: load.Quantiles{Mean: p50}}}
 	}
 	for _, c := range []struct {
 		g, k *Step

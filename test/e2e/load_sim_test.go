@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -228,13 +229,16 @@ func TestLoadTuneSimulated(t *testing.T) {
 		if float64(got) < 0.8*want || float64(got) > 1.2*want {
 			t.Errorf("recommended running=%d, the model predicts %.1f (knee 8 less 10%%)", got, want)
 		}
-		mustContain(t, "tune output", r.stdout, "saturated", "HPA diff", "kubectl infer-hpa setup knee -n load")
+		mustContain(t, "tune output", r.stdout, "saturated", "HPA diff", "kubectl infer-hpa setup knee -n load --metric running=")
 	})
 
 	t.Run("InterruptPrintsPartialSummary", func(t *testing.T) {
-		bin := filepath.Join(t.TempDir(), "kubectl-infer_hpa")
-		if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/kubectl-infer-hpa").CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
+		bin := os.Getenv("INFER_HPA_PLUGIN_BIN") // hack/ci-e2e.sh builds it
+		if bin == "" {
+			bin = filepath.Join(t.TempDir(), "kubectl-infer_hpa")
+			if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/kubectl-infer-hpa").CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
 		}
 		cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig, "load", "svc/vllm", "--concurrency", "3", "--duration", "5m"}, common...)...)
 		var stdout, stderr strings.Builder
