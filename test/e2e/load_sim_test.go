@@ -232,6 +232,37 @@ func TestLoadTuneSimulated(t *testing.T) {
 		mustContain(t, "tune output", r.stdout, "saturated", "HPA diff", "kubectl infer-hpa setup knee -n load --metric running=")
 	})
 
+	t.Run("TuneWithinSLO", func(t *testing.T) {
+		// Long prompts make latency climb below the knee (B = 16): with
+		// P = 1024, N = 32 the model gives L(c) = 240ms + 27.2ms·c (wall,
+		// speed 2). For e2e-p50 ≤ 541ms it allows c ≤ 11.07, so running
+		// ≈ 11.07 / 1.1 = 10.1; tune must land within 20% of that.
+		simDeployment(t, kube, ns, "slo", 1, "--max-num-seqs=16")
+		const p, n, slo = 1024, 32, 541 * time.Millisecond
+		lat := func(c float64) float64 { // ms, wall
+			return (n*(15+0.1*c) + c*p*0.05) / simSpeed
+		}
+		cStar := (float64(slo.Milliseconds())*simSpeed - n*15) / (n*0.1 + p*0.05)
+		if l := lat(cStar); l < 540 || l > 542 {
+			t.Fatalf("formula check: L(%.2f) = %.1fms", cStar, l)
+		}
+		r := plugin(t, kubeconfig, "tune", "slo", "-n", ns, "--stage-duration", "4s", "--max-duration", "3m",
+			"--prompt-tokens", strconv.Itoa(p), "--output-tokens", strconv.Itoa(n), "--slo", "e2e-p50="+slo.String())
+		if r.code != 0 {
+			t.Fatalf("tune: %s", r)
+		}
+		m := regexp.MustCompile(`--metric running=(\d+)`).FindStringSubmatch(r.stdout)
+		if m == nil {
+			t.Fatalf("no recommendation:\n%s", r.stdout)
+		}
+		got, _ := strconv.Atoi(m[1])
+		want := cStar / 1.1
+		if float64(got) < 0.8*want || float64(got) > 1.2*want {
+			t.Errorf("recommended running=%d, the model predicts %.1f for e2e-p50 ≤ %s", got, want, slo)
+		}
+		mustContain(t, "tune output", r.stdout, "e2e-p50")
+	})
+
 	t.Run("InterruptPrintsPartialSummary", func(t *testing.T) {
 		bin := os.Getenv("INFER_HPA_PLUGIN_BIN") // hack/ci-e2e.sh builds it
 		if bin == "" {
