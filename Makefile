@@ -6,7 +6,10 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/pkg/version.version=$(VERSION) -X $(PKG)/pkg/version.commit=$(COMMIT) -X $(PKG)/pkg/version.date=$(DATE)
 
-.PHONY: build test vet fmt demo-render bench e2e dist krew-manifest demo bench-watch bench-load
+.PHONY: help build test unit vet fmt clean demo-render bench e2e dist krew-manifest demo bench-watch bench-load
+
+help: ## This list of targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/kubectl-infer_hpa
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/$(BIN) ./cmd/kubectl-infer-hpa
@@ -14,11 +17,17 @@ build: ## Build bin/kubectl-infer_hpa
 test: ## The test command (what .ci/run calls)
 	./hack/test.sh
 
-vet:
+unit: ## The plugin's own tests only: fast, no twin, no e2e
+	go test ./...
+
+vet: ## go vet of the plugin module
 	go vet ./...
 
-fmt:
+fmt: ## gofmt -w every Go file
 	gofmt -l -w .
+
+clean: ## Remove build outputs (bin/, dist/, the twin's links); the twin's cache in ~/.cache stays
+	rm -rf bin dist test/twin/.bin
 
 demo-render: build ## The main job, offline: render the tutorial's setup
 	./bin/$(BIN) render --deployment vllm-gemma-deployment -n default --pod-label app=gemma-server \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI step of the distribution (issue 8), with the real krew and kubectl:
 #   1. build krew and validate-krew-manifest (hack/tools, cached by content);
-#   2. make dist;
+#   2. make dist (HEAD: linux/amd64 only unless INFER_HPA_DIST_ALL=1);
 #   3. reproducibility: re-archive the same binaries with other mtimes, modes
 #      and umask (and, with INFER_HPA_REPRO_COLD=1, compile linux/amd64 again
 #      from a copy of the tree at another path with an empty build cache);
@@ -9,7 +9,8 @@
 #   4. the committed krew-manifest.yaml matches the generator's output for the
 #      release archives of VERSION (hack/krew-manifest.sh --check);
 #   5. offline, in a network namespace with loopback only where possible:
-#      validate-krew-manifest installs every platform from a loopback server;
+#      validate-krew-manifest installs every platform of the release from a
+#      loopback server;
 #      `kubectl krew install --manifest --archive` into a throw-away KREW_ROOT;
 #      kubectl runs the plugin, lists it without warnings, completes its
 #      arguments through kubectl_complete-infer_hpa; `krew uninstall` removes it.
@@ -27,13 +28,13 @@ if [ "${1:-}" = offline ]; then
   export PATH
   fail() { echo "FAIL: $*" >&2; exit 1; }
 
-  echo "== krew: validate-krew-manifest (every platform, downloaded from loopback)"
-  servedir -dir "$HEAD_DIST" -addr-file "$WORK/addr" 2>/dev/null &
+  echo "== krew: validate-krew-manifest (every platform of the release, downloaded from loopback)"
+  servedir -dir "$RELEASE_DIST" -addr-file "$WORK/addr" 2>/dev/null &
   srv=$!
   trap 'kill $srv 2>/dev/null || true' EXIT
   for _ in $(seq 50); do [ -s "$WORK/addr" ] && break; sleep 0.1; done
   mkdir -p "$WORK/validate"
-  "$WORK/krew-manifest" -version "$VERSION_TAG" -dist "$HEAD_DIST" -base-url "http://$(cat "$WORK/addr")" \
+  "$WORK/krew-manifest" -version "$VERSION_TAG" -dist "$RELEASE_DIST" -base-url "http://$(cat "$WORK/addr")" \
     -o "$WORK/validate/infer-hpa.yaml"
   validate-krew-manifest -manifest "$WORK/validate/infer-hpa.yaml" >"$WORK/validate.log" 2>&1 ||
     { cat "$WORK/validate.log" >&2; fail "validate-krew-manifest rejected the manifest"; }
@@ -102,16 +103,21 @@ step "tools"
 TOOLS=$(hack/tools/tools.sh)
 go build -o "$WORK/krew-manifest" ./hack/krew-manifest
 
-step "make dist"
+# HEAD is built for linux/amd64 only unless INFER_HPA_DIST_ALL=1: the other
+# five platforms are cross-compiled for the release tree below (the krew
+# manifest check), and validate-krew-manifest installs those.
+head_platforms=(DIST_FLAGS=-platforms=linux/amd64)
+[ "${INFER_HPA_DIST_ALL:-0}" = 1 ] && head_platforms=()
+step "make dist (${head_platforms[*]:-every platform})"
 s=$SECONDS
-make -s dist "${pin[@]}"
+make -s dist "${pin[@]}" "${head_platforms[@]}"
 echo "make dist took $((SECONDS - s))s"
 cat dist/checksums.txt
 
 step "reproducible: the same binaries archived again (other mtimes, modes, umask)"
 mkdir -p "$WORK/re/bin" && cp -r dist/bin/. "$WORK/re/bin/"
 find "$WORK/re/bin" -type f -exec touch -d '2001-02-03 04:05:06' {} + -exec chmod 700 {} +
-(umask 077 && make -s dist "${pin[@]}" DIST_DIR="$WORK/re" DIST_FLAGS=-skip-build >/dev/null)
+(umask 077 && make -s dist "${pin[@]}" DIST_DIR="$WORK/re" DIST_FLAGS="-skip-build ${head_platforms[*]#DIST_FLAGS=}" >/dev/null)
 for f in dist/*.tar.gz dist/*.zip dist/checksums.txt; do cmp "$f" "$WORK/re/$(basename "$f")"; done
 echo "archives identical"
 

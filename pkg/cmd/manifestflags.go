@@ -42,6 +42,7 @@ func (f *ManifestFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Project, "project", o.Project, "Google Cloud project ID (needed with --wi-mode gsa)")
 	fs.StringVar(&o.GSAName, "gsa-name", o.GSAName, "Google service account ID for --wi-mode gsa")
 	fs.StringVar(&o.AdapterImage, "adapter-image", o.AdapterImage, "Adapter image, e.g. from a mirrored registry")
+	fs.StringVar(&o.AdapterNodes, "adapter-nodes", o.AdapterNodes, "Where the adapter may run: metadata-server (only nodes labelled "+kustomize.MetadataServerNodeLabel+"=true: GKE Standard) or any (GKE Autopilot)")
 }
 
 // ToOptions parses the repeatable flags and returns the library options for

@@ -52,6 +52,7 @@ func TestRenderBadInput(t *testing.T) {
 		{"unknown behavior", append(base, "--behavior", "fast"), "--behavior"},
 		{"unknown dcgm", append(base, "--dcgm", "auto"), "--dcgm"},
 		{"unknown wi mode", append(base, "--wi-mode", "keys"), "--wi-mode"},
+		{"unknown adapter nodes", append(base, "--adapter-nodes", "autopilot"), "--adapter-nodes"},
 		{"gsa without project", append(base, "--wi-mode", "gsa"), "--project"},
 		{"gsa name too short", append(base, "--wi-mode", "gsa", "--project", "my-project", "--gsa-name", "gsa"), "--gsa-name"},
 		{"gsa name upper-case", append(base, "--wi-mode", "gsa", "--project", "my-project", "--gsa-name", "Metrics-Adapter"), "--gsa-name"},
@@ -120,7 +121,7 @@ func TestRenderOutputs(t *testing.T) {
 	if err := json.Unmarshal([]byte(j), &list); err != nil {
 		t.Fatal(err)
 	}
-	if list.Kind != "List" || len(list.Items) < 15 {
+	if list.Kind != "List" || len(list.Items) != 12 { // as in pkg/kustomize's defaults golden
 		t.Errorf("json output: kind %q with %d items", list.Kind, len(list.Items))
 	}
 }
@@ -150,5 +151,18 @@ func TestVersion(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "version", "-o", "xml"); code == 0 || !strings.Contains(errOut, "--output") {
 		t.Errorf("version -o xml: exit %d, %q", code, errOut)
+	}
+}
+
+// --adapter-nodes any drops the metadata-server nodeSelector (Autopilot).
+func TestRenderAdapterNodes(t *testing.T) {
+	for flag, want := range map[string]bool{"metadata-server": true, "any": false} {
+		code, y, errOut := run(t, "render", "--deployment", "vllm", "--adapter-nodes", flag)
+		if code != 0 {
+			t.Fatalf("--adapter-nodes %s: exit %d: %s", flag, code, errOut)
+		}
+		if got := strings.Contains(y, "iam.gke.io/gke-metadata-server-enabled: \"true\""); got != want {
+			t.Errorf("--adapter-nodes %s: nodeSelector rendered %v, want %v", flag, got, want)
+		}
 	}
 }

@@ -35,7 +35,7 @@ func metricKinds() map[string]MetricKind {
 		"kv-cache": {Name: "kv-cache", Component: "metric-kv-cache",
 			AdapterName: "prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge", Default: "800m", Max: "1"},
 		"gpu-util": {Name: "gpu-util", Component: "metric-gpu-util",
-			AdapterName: "prometheus.googleapis.com|dcgm_fi_dev_gpu_util|gauge", Default: "20", Max: "100", NeedsDCGM: true},
+			AdapterName: "prometheus.googleapis.com|infer_hpa:dcgm_fi_dev_gpu_util|gauge", Default: "20", Max: "100", NeedsDCGM: true},
 	}
 }
 

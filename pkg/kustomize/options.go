@@ -30,8 +30,24 @@ const (
 	WIGSA       = "gsa"
 	WINone      = "none"
 
-	// DefaultAdapterImage is the adapter image of the tutorial and GKE docs.
-	DefaultAdapterImage = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.1-gke.0"
+	// AdapterNodesMetadataServer schedules the adapter onto nodes labelled
+	// MetadataServerNodeLabel=true (GKE Standard: Workload Identity is a
+	// node pool setting); AdapterNodesAny leaves the choice to the scheduler
+	// (Autopilot: every node has it, and node selectors outside Autopilot's
+	// allowed labels are refused).
+	AdapterNodesMetadataServer = "metadata-server"
+	AdapterNodesAny            = "any"
+
+	// MetadataServerNodeLabel is the label GKE sets to "true" on nodes that
+	// run the GKE metadata server.
+	MetadataServerNodeLabel = "iam.gke.io/gke-metadata-server-enabled"
+
+	// DefaultAdapterImage is the image of upstream's production manifest at
+	// k8s-stackdriver 673c7dd (2026-08-18), the source in ../shared/third_party;
+	// the tutorial and GKE docs named v0.16.1-gke.0 (2025-05), which lacks later
+	// fixes (filter injection through In/NotIn selectors, errors that leaked the
+	// service account e-mail).
+	DefaultAdapterImage = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
 	// DefaultGSAName is the tutorial's Google service account name.
 	DefaultGSAName = gcp.DefaultGSAName
 )
@@ -56,6 +72,11 @@ type Options struct {
 	Project           string            // --project
 	GSAName           string            // --gsa-name
 	AdapterImage      string            // --adapter-image
+	// AdapterNodes is where the adapter may run (--adapter-nodes):
+	// AdapterNodesMetadataServer (the default, for GKE Standard) or
+	// AdapterNodesAny (for Autopilot). A planner that knows the cluster turns
+	// the selector off by setting AdapterNodesAny.
+	AdapterNodes string
 }
 
 // NewOptions returns the defaults: the tutorial's chain with vLLM's own
@@ -73,6 +94,7 @@ func NewOptions() Options {
 		WIMode:         WIPrincipal,
 		GSAName:        DefaultGSAName,
 		AdapterImage:   DefaultAdapterImage,
+		AdapterNodes:   AdapterNodesMetadataServer,
 	}
 }
 
@@ -212,6 +234,9 @@ func (o *Options) validateModes() error {
 		return err
 	}
 	if err := oneOf("--wi-mode", o.WIMode, WIPrincipal, WIGSA, WINone); err != nil {
+		return err
+	}
+	if err := oneOf("--adapter-nodes", o.AdapterNodes, AdapterNodesMetadataServer, AdapterNodesAny); err != nil {
 		return err
 	}
 	if !imageRE.MatchString(o.AdapterImage) {

@@ -111,6 +111,9 @@ func rootKustomization(o Options) types.Kustomization {
 	if o.WIMode == WIGSA {
 		k.Components = append(k.Components, lib("wi-gsa"))
 	}
+	if o.AdapterNodes == AdapterNodesMetadataServer {
+		k.Components = append(k.Components, lib("adapter-metadata-server"))
+	}
 	k.Components = append(k.Components, lib("params"))
 	return k
 }

@@ -49,13 +49,14 @@ func variants() map[string]Options {
 		"metrics-all": with(func(o *Options) {
 			o.Metrics = []Metric{{Name: "running"}, {Name: "waiting"}, {Name: "kv-cache", Target: quantity("0.7")}, {Name: "gpu-util", Target: quantity("60")}}
 		}),
-		"behavior-kube": with(func(o *Options) { o.Behavior = BehaviorKubernetes }),
-		"wi-none":       with(func(o *Options) { o.WIMode = WINone }),
-		"wi-gsa-custom": with(func(o *Options) { o.WIMode, o.Project, o.GSAName = WIGSA, "prod-llm-123", "hpa-metrics-reader" }),
-		"dcgm-self":     with(func(o *Options) { o.DCGM, o.Metrics = DCGMSelf, []Metric{{Name: "gpu-util"}} }),
-		"dcgm-off":      with(func(o *Options) { o.DCGM = DCGMOff }),
+		"behavior-kube":     with(func(o *Options) { o.Behavior = BehaviorKubernetes }),
+		"wi-none":           with(func(o *Options) { o.WIMode = WINone }),
+		"wi-gsa-custom":     with(func(o *Options) { o.WIMode, o.Project, o.GSAName = WIGSA, "prod-llm-123", "hpa-metrics-reader" }),
+		"dcgm-self":         with(func(o *Options) { o.DCGM, o.Metrics = DCGMSelf, []Metric{{Name: "gpu-util"}} }),
+		"dcgm-off":          with(func(o *Options) { o.DCGM = DCGMOff }),
+		"adapter-nodes-any": with(func(o *Options) { o.AdapterNodes = AdapterNodesAny }),
 		"named-port-mirror": with(func(o *Options) {
-			o.Namespace, o.MetricsPort, o.AdapterImage = "llm", "metrics", "mirror.example.com/gke/adapter:v0.16.1"
+			o.Namespace, o.MetricsPort, o.AdapterImage = "llm", "metrics", "mirror.example.com/gke/adapter:v0.16.9"
 		}),
 	}
 }

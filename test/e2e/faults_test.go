@@ -312,12 +312,12 @@ func TestInterruptedSetupConverges(t *testing.T) {
 	ns := namespace(t, "e2e-interrupted")
 	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
-	// 1 parent + 8 identity/RBAC + 2 adapter objects = 11 PATCHes.
-	r := pluginCut(t, cluster.kubeconfig, 11, "setup", "-n", ns, "--skip-iam", "--timeout", "5s")
+	// 1 parent + 6 identity/RBAC + 2 adapter objects = 9 PATCHes.
+	r := pluginCut(t, cluster.kubeconfig, 9, "setup", "-n", ns, "--skip-iam", "--timeout", "5s")
 	if r.code == 0 {
 		t.Fatalf("setup succeeded without an apiserver: %s", r)
 	}
-	mustContain(t, "stderr", r.stderr, "setup stopped:", "connection refused", "done before the failure: 11 created")
+	mustContain(t, "stderr", r.stderr, "setup stopped:", "connection refused", "done before the failure: 9 created")
 	if strings.Contains(r.stdout, "apiservice.apiregistration.k8s.io") {
 		t.Errorf("APIServices claimed although the connection was down:\n%s", r.stdout)
 	}
@@ -328,7 +328,7 @@ func TestInterruptedSetupConverges(t *testing.T) {
 	mustContain(t, "stdout", r.stdout, "deployment.apps/custom-metrics-stackdriver-adapter unchanged",
 		"apiservice.apiregistration.k8s.io/v1beta1.custom.metrics.k8s.io created", "horizontalpodautoscaler.autoscaling/vllm created")
 	r = plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam")
-	if r.code != 0 || !strings.Contains(r.stdout, "setup complete: 16 unchanged") {
+	if r.code != 0 || !strings.Contains(r.stdout, "setup complete: 13 unchanged") {
 		t.Fatalf("third run: %s", r)
 	}
 	noWrites(t, r)

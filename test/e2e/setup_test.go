@@ -125,7 +125,7 @@ func TestSetupEndToEnd(t *testing.T) {
 		if strings.Contains(r.stdout, " created") || strings.Contains(r.stdout, " configured") {
 			t.Errorf("rerun reported changes:\n%s", r.stdout)
 		}
-		mustContain(t, "stdout", r.stdout, "horizontalpodautoscaler.autoscaling/vllm-gemma-deployment unchanged", "setup complete: 16 unchanged")
+		mustContain(t, "stdout", r.stdout, "horizontalpodautoscaler.autoscaling/vllm-gemma-deployment unchanged", "setup complete: 13 unchanged")
 	})
 
 	t.Run("diff is empty with the same options", func(t *testing.T) {
@@ -145,7 +145,7 @@ func TestSetupEndToEnd(t *testing.T) {
 			t.Fatalf("diff: want exit 1: %s", r)
 		}
 		mustContain(t, "diff", r.stdout, "+++ merged/clusterrules.monitoring.googleapis.com/infer-hpa-dcgm-gpu-util",
-			"--- live/horizontalpodautoscaler.autoscaling/vllm-gemma-deployment", "+        name: prometheus.googleapis.com|dcgm_fi_dev_gpu_util|gauge")
+			"--- live/horizontalpodautoscaler.autoscaling/vllm-gemma-deployment", "+        name: prometheus.googleapis.com|infer_hpa:dcgm_fi_dev_gpu_util|gauge")
 		if n := r.reqs.count("PATCH"); n == 0 {
 			t.Error("diff sent no server-side dry run")
 		}
@@ -194,7 +194,7 @@ func TestSetupEndToEnd(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("cleanup: %s", r)
 		}
-		mustContain(t, "stdout", r.stdout, "cleanup complete: 16 deleted")
+		mustContain(t, "stdout", r.stdout, "cleanup complete: 13 deleted")
 		ctx := ctxFor(t, 30*time.Second)
 		for _, name := range metricAPIs {
 			mustNotExist(t, apiServiceGVR, "", name)

@@ -21,10 +21,10 @@ import (
 
 // standIn is a loopback HTTPS server standing in for the Stackdriver
 // adapter behind its Service (the twin's own stand-in adapter is not built
-// yet): it serves discovery for the three metrics APIs, and
+// yet): it serves discovery for the metrics APIs, and
 // custom.metrics.k8s.io values for pods: the value set with setLoad for
 // every pod the HPA's label selector matches. kwok's ClusterPortForward
-// maps the adapter pods' port 6443 to it, so the aggregator reaches it
+// maps the adapter pods' port 443 to it, so the aggregator reaches it
 // through the real Service, EndpointSlice and pod.
 type standIn struct {
 	srv  *httptest.Server
@@ -57,7 +57,7 @@ func startStandIn(t testing.TB) *standIn {
 		"metadata": map[string]any{"name": adapterPortForward},
 		"spec": map[string]any{
 			"selector": map[string]any{"matchNamespaces": []any{"custom-metrics"}},
-			"forwards": []any{map[string]any{"ports": []any{int64(6443)}, "target": map[string]any{"address": "127.0.0.1", "port": int64(p)}}},
+			"forwards": []any{map[string]any{"ports": []any{int64(443)}, "target": map[string]any{"address": "127.0.0.1", "port": int64(p)}}},
 		},
 	}}
 	ctx := context.Background()
