@@ -52,7 +52,8 @@ func modelStep(c int) time.Duration {
 	return time.Duration(float64(decodeBase+time.Duration(c)*decodePerSeq) / simSpeed)
 }
 
-// simTwin starts a twin of its own with simulated vLLM servers.
+// simTwin starts a twin of its own with simulated vLLM servers, and a GPU
+// node for each pod the subtests run (3 + 1 + 1, one spare).
 func simTwin(t *testing.T) (string, kubernetes.Interface) {
 	t.Helper()
 	dir := t.TempDir()
@@ -62,7 +63,7 @@ func simTwin(t *testing.T) (string, kubernetes.Interface) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(twinBin, "up", "--simulate", "--state-dir", state, "--kubeconfig-out", kubeconfig,
-		"--gpu-nodes", "4", "--model-load-delay", "1s", "--sim-speed", strconv.FormatFloat(simSpeed, 'g', -1, 64)).CombinedOutput()
+		"--gpu-nodes", "6", "--model-load-delay", "1s", "--sim-speed", strconv.FormatFloat(simSpeed, 'g', -1, 64)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("twin up --simulate: %v\n%s", err, out)
 	}
