@@ -293,3 +293,63 @@ func TestLoadTuneSimulated(t *testing.T) {
 		}
 	})
 }
+
+// TestTuneApplySimulated: on `twin up --demo` (the tutorial's Deployment,
+// the metrics pipeline and the local Google API server), `tune --apply`
+// runs setup with what it recommends, and a second tune shows the HPA diff
+// against that live HPA without changing it.
+func TestTuneApplySimulated(t *testing.T) {
+	dir := t.TempDir()
+	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
+	twinBin, err := twinrun.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(twinBin, "up", "--demo", "--state-dir", state, "--kubeconfig-out", kubeconfig,
+		"--gpu-nodes", "2", "--model-load-delay", "1s", "--sim-speed", "2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("twin up --demo: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(twinBin, "down", "--state-dir", state).CombinedOutput(); err != nil {
+			t.Errorf("twin down: %v\n%s", err, out)
+		}
+	})
+	setEnvFile(t, filepath.Join(state, "twin.env"))
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube := kubernetes.NewForConfigOrDie(cfg)
+	waitVLLMReady(t, kube)
+	args := []string{"tune", "-n", "default", "--max-concurrency", "4", "--stage-duration", "2s", "--output-tokens", "16"}
+	r := plugin(t, kubeconfig, append(args, "--apply")...)
+	if r.code != 0 {
+		t.Fatalf("tune --apply: %s", r)
+	}
+	t.Cleanup(func() {
+		if r := plugin(t, kubeconfig, "cleanup", "-n", "default", "--iam"); r.code != 0 {
+			t.Errorf("cleanup: %s", r)
+		}
+	})
+	m := regexp.MustCompile(`--metric running=(\d+)`).FindStringSubmatch(r.stdout)
+	if m == nil || !strings.Contains(r.stdout, "reached --max-concurrency 4 within the limits") || !strings.Contains(r.stdout, "setup complete") {
+		t.Fatalf("tune --apply output:\n%s", r.stdout)
+	}
+	hpa, err := kube.AutoscalingV2().HorizontalPodAutoscalers("default").Get(context.Background(), vllmName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the HPA setup applied: %v", err)
+	}
+	if got := hpa.Spec.Metrics[0].Pods.Target.AverageValue.String(); got != m[1] {
+		t.Errorf("HPA target %s, tune recommended running=%s", got, m[1])
+	}
+	// Without --apply: only the diff; the setup line keeps the live HPA's --max.
+	r = plugin(t, kubeconfig, append(args, "--max-concurrency", "1")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "--max 5") || !strings.Contains(r.stdout, "HPA diff") || strings.Contains(r.stdout, "setup complete") {
+		t.Errorf("tune without --apply: %s", r)
+	}
+	after, err := kube.AutoscalingV2().HorizontalPodAutoscalers("default").Get(context.Background(), vllmName, metav1.GetOptions{})
+	if err != nil || after.ResourceVersion != hpa.ResourceVersion {
+		t.Errorf("tune without --apply changed the HPA (%v)", err)
+	}
+}
