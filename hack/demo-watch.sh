@@ -9,7 +9,7 @@
 #   2. `kubectl infer-hpa setup` (Workload Identity granted through the local
 #      Google API server: the adapter's token comes from the twin's GKE
 #      metadata server and Cloud Monitoring checks it on every call);
-#   3. the twin's load driver (`twin load`) stepping the concurrency up and
+#   3. `kubectl infer-hpa load` stepping the concurrency up and
 #      down, again and again;
 #   4. `kubectl infer-hpa watch` on this terminal. Quit with q.
 #
@@ -59,17 +59,15 @@ set +a
 echo "demo: twin up; kubectl infer-hpa setup" >&2
 "$plugin" setup -n default --metric running=4 --behavior tutorial --max 5 --timeout 3m
 
-# The load driver in its own process group, so that cleanup stops it whole.
+# The plugin's own load generator, one stage per step (0 pauses), through
+# the Service (a port-forward to every ready pod; new pods join as the HPA
+# adds them), in its own process group so that cleanup stops it whole.
+stages=
+for c in $steps; do stages="$stages${stages:+,}${c}x$step"; done
 set -m
 (
 	while :; do
-		for c in $steps; do
-			if [ "$c" = 0 ]; then
-				sleep "$step"
-			else
-				"$twin" load --state-dir "$state" --service vllm-service --concurrency "$c" --duration "$step" >/dev/null 2>&1 || sleep 1
-			fi
-		done
+		"$plugin" load svc/vllm-service -n default --stages "$stages" --output-tokens 64 --plain >/dev/null 2>&1 || sleep 1
 	done
 ) &
 load_pid=$!

@@ -64,6 +64,8 @@ the HPA itself.`,
 		NewCmdCleanup(streams, flags),
 		NewCmdWatch(streams, flags),
 		NewCmdDoctor(streams, flags),
+		NewCmdLoad(streams, flags),
+		NewCmdTune(streams, flags),
 	)
 	setupCompletion(root)
 	setupNameCompletion(root, flags)
