@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/native"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
@@ -63,6 +64,11 @@ type Options struct {
 	// Metrics, when set, runs the metrics pipeline (Managed Prometheus
 	// emulation and stand-in Stackdriver adapter; needs GoogleAPI).
 	Metrics *MetricsOptions
+
+	// Native, when set, serves GKE's AutoscalingMetric (package native: our
+	// CRD from GKE's docs, and a stand-in for GKE's managed metrics adapter
+	// on custom.metrics.k8s.io).
+	Native *native.Options
 
 	// Log receives progress lines; nil discards them.
 	Log io.Writer

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/native"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
@@ -49,6 +50,9 @@ type Twin struct {
 	// Metrics is the Managed Prometheus emulation and stand-in adapter (nil
 	// unless Options.Metrics).
 	Metrics *Metrics
+	// Native is the GKE-native metrics stand-in (nil unless Options.Native).
+	Native    *native.Server
+	nativeLog *os.File
 }
 
 // Start brings up a twin and returns when nodes are Ready and the default
@@ -190,7 +194,10 @@ func (t *Twin) start(ctx context.Context) error {
 	if err := t.startSimulation(ctx); err != nil {
 		return err
 	}
-	return t.startMetrics(ctx, logDir)
+	if err := t.startMetrics(ctx, logDir); err != nil {
+		return err
+	}
+	return t.startNative(ctx)
 }
 
 func (t *Twin) run(logDir, name string, args ...string) error {
@@ -276,6 +283,14 @@ func (t *Twin) Stop() error {
 }
 
 func (t *Twin) stop(removeDir bool) error {
+	if t.Native != nil {
+		t.Native.Stop()
+		t.Native = nil
+	}
+	if t.nativeLog != nil {
+		t.nativeLog.Close()
+		t.nativeLog = nil
+	}
 	if t.Metrics != nil {
 		t.Metrics.Stop()
 		t.Metrics = nil
