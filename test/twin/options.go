@@ -69,6 +69,10 @@ type Options struct {
 	// CRD from GKE's docs, and a stand-in for GKE's managed metrics adapter
 	// on custom.metrics.k8s.io).
 	Native *native.Options
+	// ServerVersion, when set, is the GKE-shaped version (v1.35.2-gke.1485000)
+	// clients of Twin.Kubeconfig see at /version (a loopback proxy in front
+	// of the apiserver; see version.go).
+	ServerVersion string
 
 	// Log receives progress lines; nil discards them.
 	Log io.Writer

@@ -53,6 +53,8 @@ type Twin struct {
 	// Native is the GKE-native metrics stand-in (nil unless Options.Native).
 	Native    *native.Server
 	nativeLog *os.File
+	// versionProxy serves Options.ServerVersion (nil unless set).
+	versionProxy *http.Server
 }
 
 // Start brings up a twin and returns when nodes are Ready and the default
@@ -197,7 +199,10 @@ func (t *Twin) start(ctx context.Context) error {
 	if err := t.startMetrics(ctx, logDir); err != nil {
 		return err
 	}
-	return t.startNative(ctx)
+	if err := t.startNative(ctx); err != nil {
+		return err
+	}
+	return t.startVersionProxy(p, server)
 }
 
 func (t *Twin) run(logDir, name string, args ...string) error {
@@ -286,6 +291,10 @@ func (t *Twin) stop(removeDir bool) error {
 	if t.Native != nil {
 		t.Native.Stop()
 		t.Native = nil
+	}
+	if t.versionProxy != nil {
+		_ = t.versionProxy.Close()
+		t.versionProxy = nil
 	}
 	if t.nativeLog != nil {
 		t.nativeLog.Close()

@@ -55,7 +55,7 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	tw, err = twin.Start(ctx, twin.Options{Log: os.Stderr, HPASyncPeriod: 2 * time.Second, Native: &native.Options{}})
+	tw, err = twin.Start(ctx, twin.Options{Log: os.Stderr, HPASyncPeriod: 2 * time.Second, Native: &native.Options{}, ServerVersion: gkeVersion})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "twin: start:", err)
 		return 1
@@ -72,6 +72,22 @@ func run(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// gkeVersion is what the twin reports, as a GKE 1.35.2 Rapid cluster would.
+const gkeVersion = "v1.35.2-gke.1485000"
+
+// Clients of the twin's kubeconfig (kubectl, the plugin) see the GKE
+// version; the AutoscalingMetric kind is in discovery.
+func TestLooksLikeGKE135(t *testing.T) {
+	out, err := env.Kubectl(context.Background(), "", "version", "-o", "json")
+	if err != nil || !strings.Contains(out, `"gitVersion": "`+gkeVersion+`"`) || !strings.Contains(out, `"minor": "35"`) {
+		t.Errorf("kubectl version: %v\n%s", err, out)
+	}
+	out, err = env.Kubectl(context.Background(), "", "api-resources", "--api-group=autoscaling.gke.io", "-o", "name")
+	if err != nil || strings.TrimSpace(out) != "autoscalingmetrics.autoscaling.gke.io" {
+		t.Errorf("api-resources: %v %q", err, out)
+	}
 }
 
 // render runs the plugin's render against nothing (render needs no cluster).
