@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
@@ -299,3 +300,5 @@ func TestCRDRefusesWhatGKEDoesNotDocument(t *testing.T) {
 		}
 	}
 }
+
+func dynamicClient() (dynamic.Interface, error) { return dynamic.NewForConfig(tw.Config) }
