@@ -18,7 +18,13 @@ import (
 // setup runs the plugin's setup against the twin.
 func setup(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	cmd := exec.Command(plugin, append([]string{"setup", "--kubeconfig", tw.Kubeconfig, "--timeout", "2m"}, args...)...)
+	return pluginRun(t, append([]string{"setup", "--timeout", "2m"}, args...)...)
+}
+
+// pluginRun runs the plugin against the twin.
+func pluginRun(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(plugin, append([]string{"--kubeconfig", tw.Kubeconfig}, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -75,6 +81,28 @@ func TestSetupAutoPicksNativeAndScales(t *testing.T) {
 		return n == 4, msg
 	})
 	t.Logf("setup's native HPA scaled 1 -> 4 in %s", time.Since(began).Round(time.Second))
+
+	// diff (also auto) sees nothing to change.
+	code, out, errOut = pluginRun(t, "diff", "-n", ns, "--deployment", "vllm-gemma-deployment", "--metrics-port", "8081",
+		"--metric", "running=4", "--behavior", "tutorial")
+	if code != 0 {
+		t.Errorf("diff after setup: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// The stand-in's custom.metrics.k8s.io APIServices are not ours: setup
+// --path adapter on such a cluster refuses to take them over (preflight),
+// writing nothing, and names the owner.
+func TestAdapterPathRefusesGKEsAPIService(t *testing.T) {
+	ns := "adapter-on-native"
+	env.Apply(t, workload(ns))
+	code, out, errOut := setup(t, "-n", ns, "--deployment", "vllm-gemma-deployment", "--metrics-port", "8081", "--path", "adapter", "--skip-iam")
+	if code == 0 || !strings.Contains(errOut, "already served by "+native.Namespace+"/"+native.Name) || !strings.Contains(errOut, "discovered: path adapter (--path adapter)") {
+		t.Errorf("setup --path adapter over GKE's APIService: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := tw.Client.CoreV1().Namespaces().Get(context.Background(), "custom-metrics", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused setup created the adapter's namespace (err %v)", err)
+	}
 }
 
 // Bad input on the native path: one line naming the problem and the fix,
