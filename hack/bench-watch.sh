@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 twin_bin=$(bash hack/build-twin.sh | tail -n 1)
+bash hack/build-adapter.sh "$twin_bin" >/dev/null
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 echo "== one frame at 120x40 in-process (pkg/tui)"

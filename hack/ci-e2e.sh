@@ -9,6 +9,7 @@ if [ ! -f hack/build-twin.sh ]; then
 	exit 0
 fi
 bin=$(bash hack/build-twin.sh | tail -n 1)
+bash hack/build-adapter.sh "$bin" >/dev/null
 # The watch test runs the dashboard in tmux (it skips, saying so, without it).
 if ! command -v tmux >/dev/null; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

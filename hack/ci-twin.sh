@@ -13,6 +13,7 @@ fi
 echo "== twin: build (cached)"
 start=$(date +%s)
 bin=$(hack/build-twin.sh | tail -n 1)
+hack/build-adapter.sh "$bin" >/dev/null
 echo "twin: binaries ready in $(( $(date +%s) - start ))s: $bin"
 
 cd test/twin

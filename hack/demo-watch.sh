@@ -3,10 +3,12 @@
 #
 #   1. `twin up --demo`: a twin with simulated vLLM servers behind the
 #      tutorial's vllm-gemma-deployment (1 replica) and vllm-service, the
-#      Managed Prometheus emulation, the stand-in Stackdriver adapter and
-#      the local Google API server (IAM, Cloud Resource Manager);
+#      Managed Prometheus emulation, the local Cloud Monitoring API, the
+#      local Google API server (IAM, Cloud Resource Manager), and the real
+#      custom-metrics-stackdriver-adapter run for the adapter pod;
 #   2. `kubectl infer-hpa setup` (Workload Identity granted through the local
-#      Google API server: the stand-in adapter checks it on every query);
+#      Google API server: the adapter's token comes from the twin's GKE
+#      metadata server and Cloud Monitoring checks it on every call);
 #   3. the twin's load driver (`twin load`) stepping the concurrency up and
 #      down, again and again;
 #   4. `kubectl infer-hpa watch` on this terminal. Quit with q.
@@ -21,6 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 twin_bin=$(bash hack/build-twin.sh | tail -n 1)
+bash hack/build-adapter.sh "$twin_bin" >/dev/null
 twin="$twin_bin/twin"
 echo "demo: building the plugin" >&2
 mkdir -p bin

@@ -13,6 +13,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 )
 
 // CleanupOptions holds the state of `cleanup`.
@@ -146,7 +147,7 @@ func (o *CleanupOptions) iamStep(ctx context.Context, s *session, set apply.Appl
 		return nil, err // no inventory: Delete says so
 	}
 	mode, project, gsa := iamFromParent(parent.GetAnnotations())
-	step, err := newIAMStep(ctx, mode, project, gsa, !o.dryRun.On() && !o.PrintGcloud)
+	step, err := newIAMStep(ctx, mode, project, gsa, discover.DetectGKE(ctx, s.env.Kube, s.context), !o.dryRun.On() && !o.PrintGcloud)
 	if err != nil {
 		return nil, fmt.Errorf("--iam (recorded --wi-mode %s, --project %q): %w", mode, project, err)
 	}

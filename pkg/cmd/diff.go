@@ -43,6 +43,7 @@ Exit status: 0 when setup would change nothing, 1 when it would, >1 on error
 		},
 	}
 	o.manifest.AddFlags(cmd.Flags())
+	addProjectMismatchFlag(cmd, &o.planFlags)
 	return cmd
 }
 

@@ -19,6 +19,8 @@ type planFlags struct {
 
 	library kustomize.Options
 	given   func(string) bool
+	// allowProjectMismatch is --allow-project-mismatch (addProjectMismatchFlag binds it).
+	allowProjectMismatch bool
 }
 
 func newPlanFlags(cf *genericclioptions.ConfigFlags) planFlags {
@@ -61,5 +63,5 @@ func (f *planFlags) validate() error {
 }
 
 func (f *planFlags) input(s *session) plan.Input {
-	return plan.Input{Options: f.library, Given: f.given, Context: s.context}
+	return plan.Input{Options: f.library, Given: f.given, Context: s.context, AllowProjectMismatch: f.allowProjectMismatch}
 }

@@ -63,6 +63,7 @@ the HPA itself.`,
 		NewCmdDiff(streams, flags),
 		NewCmdCleanup(streams, flags),
 		NewCmdWatch(streams, flags),
+		NewCmdDoctor(streams, flags),
 	)
 	setupCompletion(root)
 	setupNameCompletion(root, flags)

@@ -67,6 +67,7 @@ not create are never changed without --force-conflicts, and never deleted.`,
 		},
 	}
 	o.manifest.AddFlags(cmd.Flags())
+	addProjectMismatchFlag(cmd, &o.planFlags)
 	addApplyFlags(cmd, &o.DryRun, &o.Timeout, &o.ForceConflicts)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "With --dry-run=client: print the objects as yaml or json")
 	cmd.Flags().BoolVar(&o.SkipIAM, "skip-iam", false, "Leave Google Cloud IAM alone (grant the adapter roles/monitoring.viewer yourself)")
@@ -126,9 +127,10 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		return err
 	}
 	p.Disown(checks.Foreign, checks.ExistingNamespaces)
+	checks.RenameMetrics(p.Objects)
 	var iam *iamStep
 	if !o.SkipIAM {
-		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
+		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
 			return fmt.Errorf("Google Cloud IAM (--wi-mode %s): %w; or pass --skip-iam and grant roles/monitoring.viewer yourself", p.Options.WIMode, err)
 		}
 	}
@@ -142,6 +144,9 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	a := &apply.Applier{Clients: s.env.Clients, Force: o.ForceConflicts, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
 	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
 	if err != nil {
+		if strings.Contains(err.Error(), "timed out after") { // a wait failed: doctor says which link is broken
+			return fmt.Errorf("setup stopped: %w\n%s\nto see which link of the chain is broken: kubectl infer-hpa doctor %s -n %s", err, doneSoFar(rep), p.Target.Deployment.Name, p.Target.Deployment.Namespace)
+		}
 		return fmt.Errorf("setup stopped: %w\n%s", err, doneSoFar(rep))
 	}
 	switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/doctor"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/watch"
 )
@@ -219,12 +222,52 @@ func (o *WatchOptions) runTUI(ctx context.Context, cancel context.CancelFunc, w 
 			check(s)
 		})
 	}()
+	doctorDone := make(chan struct{})
+	go func() {
+		defer close(doctorDone)
+		o.doctorLoop(ctx, p)
+	}()
 	_, err := p.Run()
 	stoppedByUs := ctx.Err() != nil
 	cancel()
 	<-done
+	<-doctorDone
 	if errors.Is(err, tea.ErrProgramKilled) && stoppedByUs {
 		return nil // --timeout or --until-replicas ended it
 	}
 	return err
+}
+
+// doctorInterval is watch's slow tick for doctor's verdict in the header.
+const doctorInterval = 30 * time.Second
+
+// doctorLoop runs doctor's read-only checks now and on every slow tick
+// and sends the verdict and table to the screen, until ctx ends.
+func (o *WatchOptions) doctorLoop(ctx context.Context, p *tea.Program) {
+	s, err := connect(ctx, o.configFlags)
+	if err != nil {
+		return
+	}
+	env := doctorEnv(ctx, s)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, doctorInterval)
+		rep, err := doctor.Run(rctx, env, doctor.Input{Namespace: o.Namespace, Name: o.Name, Since: 15 * time.Minute,
+			AdapterNamespace: o.AdapterNamespace, AdapterImage: kustomize.DefaultAdapterImage})
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		msg := tui.DoctorMsg{Verdict: "doctor: could not run: " + fmt.Sprint(err), Failures: 1}
+		if err == nil {
+			var b strings.Builder
+			rep.Print(&b, false)
+			msg = tui.DoctorMsg{Verdict: rep.Verdict(), Table: b.String(), Failures: rep.Count(doctor.Fail)}
+		}
+		p.Send(msg)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(doctorInterval):
+		}
+	}
 }

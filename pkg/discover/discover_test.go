@@ -89,3 +89,29 @@ func TestFindDeployment(t *testing.T) {
 		t.Error("port 8000 is not declared")
 	}
 }
+
+func TestCheckProject(t *testing.T) {
+	g := GKE{Project: "cluster-project", Location: "us-central1", Cluster: "c", Source: "node n1 providerID"}
+	if note, err := CheckProject("cluster-project", g, false); note != "" || err != nil {
+		t.Errorf("same project: %q, %v", note, err)
+	}
+	if note, err := CheckProject("other-project", GKE{}, false); note != "" || err != nil {
+		t.Errorf("cluster project unknown: %q, %v", note, err)
+	}
+	_, err := CheckProject("other-project", g, false)
+	if err == nil {
+		t.Fatal("a mismatch passed")
+	}
+	for _, want := range []string{"--project other-project", "cluster-project", "node n1 providerID", "--allow-project-mismatch"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error is not one line: %q", err)
+	}
+	note, err := CheckProject("other-project", g, true)
+	if err != nil || !strings.Contains(note, "other-project") || !strings.Contains(note, "cluster-project") {
+		t.Errorf("allowed mismatch: %q, %v", note, err)
+	}
+}

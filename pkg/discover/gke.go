@@ -2,6 +2,7 @@ package discover
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,4 +59,20 @@ func DetectGKE(ctx context.Context, c kubernetes.Interface, contextName string) 
 		}
 	}
 	return g
+}
+
+// CheckProject compares the --project the user gave with the cluster's
+// project: the adapter reads Cloud Monitoring in the cluster's project, so a
+// grant in another project leaves it without access. A mismatch is an error
+// naming both projects unless allow (--allow-project-mismatch) is set; then
+// the returned note says what will happen. Nothing is compared when either
+// project is unknown.
+func CheckProject(project string, g GKE, allow bool) (note string, err error) {
+	if project == "" || g.Project == "" || project == g.Project {
+		return "", nil
+	}
+	if allow {
+		return fmt.Sprintf("--project %s differs from the cluster's project %s (from %s); --allow-project-mismatch: the role is granted in %s, while the adapter reads Cloud Monitoring in %s", project, g.Project, g.Source, project, g.Project), nil
+	}
+	return "", fmt.Errorf("--project %s differs from the cluster's project %s (from %s): the adapter reads Cloud Monitoring in %s, so a grant in %s would not help it; drop --project (or give --project %s), or pass --allow-project-mismatch if you mean it", project, g.Project, g.Source, g.Project, project, g.Project)
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/oauth2/google"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
+	container "google.golang.org/api/container/v1"
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
 )
@@ -18,6 +20,7 @@ import (
 const (
 	EnvIAMEndpoint         = "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM"
 	EnvCRMEndpoint         = "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER"
+	EnvContainerEndpoint   = "CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER"
 	EnvDisableCredentials  = "CLOUDSDK_AUTH_DISABLE_CREDENTIALS"
 	cloudPlatformScope     = "https://www.googleapis.com/auth/cloud-platform"
 	defaultConsistentReads = 3
@@ -25,11 +28,12 @@ const (
 
 // Options configures NewClient.
 type Options struct {
-	// IAMEndpoint and CRMEndpoint replace Google's endpoints (e.g. the local
-	// server, "http://127.0.0.1:PORT/"), in gcloud's api_endpoint_overrides
-	// form; empty means Google's.
-	IAMEndpoint string
-	CRMEndpoint string
+	// IAMEndpoint, CRMEndpoint and ContainerEndpoint (GKE's API) replace
+	// Google's endpoints (e.g. the local server, "http://127.0.0.1:PORT/"),
+	// in gcloud's api_endpoint_overrides form; empty means Google's.
+	IAMEndpoint       string
+	CRMEndpoint       string
+	ContainerEndpoint string
 	// Anonymous sends no credentials. It is implied for plain-http endpoints
 	// so that a token never travels unencrypted.
 	Anonymous bool
@@ -39,8 +43,9 @@ type Options struct {
 }
 
 // OptionsFromEnv reads the gcloud endpoint overrides
-// CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM and
+// CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM,
 // CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER and
+// CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER, and
 // CLOUDSDK_AUTH_DISABLE_CREDENTIALS. getenv is os.Getenv when nil.
 func OptionsFromEnv(getenv func(string) string) Options {
 	if getenv == nil {
@@ -48,17 +53,19 @@ func OptionsFromEnv(getenv func(string) string) Options {
 	}
 	disabled := strings.ToLower(getenv(EnvDisableCredentials))
 	return Options{
-		IAMEndpoint: getenv(EnvIAMEndpoint),
-		CRMEndpoint: getenv(EnvCRMEndpoint),
-		Anonymous:   disabled == "true" || disabled == "1",
+		IAMEndpoint:       getenv(EnvIAMEndpoint),
+		CRMEndpoint:       getenv(EnvCRMEndpoint),
+		ContainerEndpoint: getenv(EnvContainerEndpoint),
+		Anonymous:         disabled == "true" || disabled == "1",
 	}
 }
 
-// Client calls IAM and Cloud Resource Manager. Its Retry and Wait fields may
+// Client calls IAM, Cloud Resource Manager and GKE. Its Retry and Wait fields may
 // be changed before use (tests make them instant).
 type Client struct {
-	iam *iam.Service
-	crm *crm.Service
+	iam       *iam.Service
+	crm       *crm.Service
+	container *container.Service
 	// Retry bounds the retries of 409/412/429/5xx answers.
 	Retry Retry
 	// Wait bounds the wait for a new service account to become readable.
@@ -69,16 +76,9 @@ type Client struct {
 // Default Credentials and fails with a KindNoCredentials *Error when there
 // are none.
 func NewClient(ctx context.Context, o Options) (*Client, error) {
-	base := []option.ClientOption{option.WithUserAgent("kubectl-infer-hpa")}
-	if o.Anonymous || isPlainHTTP(o.IAMEndpoint) || isPlainHTTP(o.CRMEndpoint) {
-		base = append(base, option.WithoutAuthentication())
-	} else {
-		creds, err := google.FindDefaultCredentials(ctx, cloudPlatformScope)
-		if err != nil {
-			return nil, &Error{Kind: KindNoCredentials, Op: "find Google credentials", Err: err,
-				Fix: "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), or use --wi-mode none and grant the adapter roles/monitoring.viewer yourself"}
-		}
-		base = append(base, option.WithCredentials(creds))
+	base, err := baseOptions(ctx, o.Anonymous, "or use --wi-mode none and grant the adapter roles/monitoring.viewer yourself", o.IAMEndpoint, o.CRMEndpoint, o.ContainerEndpoint)
+	if err != nil {
+		return nil, err
 	}
 	iamSvc, err := iam.NewService(ctx, withEndpoint(base, o.IAMEndpoint, o.Extra)...)
 	if err != nil {
@@ -88,7 +88,28 @@ func NewClient(ctx context.Context, o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Cloud Resource Manager client: %w", err)
 	}
-	return &Client{iam: iamSvc, crm: crmSvc, Retry: DefaultRetry(), Wait: DefaultWait()}, nil
+	gkeSvc, err := container.NewService(ctx, withEndpoint(base, o.ContainerEndpoint, o.Extra)...)
+	if err != nil {
+		return nil, fmt.Errorf("GKE client: %w", err)
+	}
+	return &Client{iam: iamSvc, crm: crmSvc, container: gkeSvc, Retry: DefaultRetry(), Wait: DefaultWait()}, nil
+}
+
+// baseOptions are the options every Google client of ours starts from:
+// our user agent and Application Default Credentials, or none when
+// anonymous or when an endpoint is plain http. orElse ends the fix of a
+// KindNoCredentials error.
+func baseOptions(ctx context.Context, anonymous bool, orElse string, endpoints ...string) ([]option.ClientOption, error) {
+	base := []option.ClientOption{option.WithUserAgent("kubectl-infer-hpa")}
+	if anonymous || slices.ContainsFunc(endpoints, isPlainHTTP) {
+		return append(base, option.WithoutAuthentication()), nil
+	}
+	creds, err := google.FindDefaultCredentials(ctx, cloudPlatformScope)
+	if err != nil {
+		return nil, &Error{Kind: KindNoCredentials, Op: "find Google credentials", Err: err,
+			Fix: "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), " + orElse}
+	}
+	return append(base, option.WithCredentials(creds)), nil
 }
 
 func withEndpoint(base []option.ClientOption, endpoint string, extra []option.ClientOption) []option.ClientOption {

@@ -63,14 +63,25 @@ var Modes = []Mode{ModePrincipal, ModeGSA, ModeNone}
 // Config says which identity to set up for which adapter.
 type Config struct {
 	Mode Mode
-	// ProjectID is the cluster's project (its workload identity pool is
-	// PROJECT_ID.svc.id.goog). Required unless Mode is none.
+	// ProjectID is the project whose policy grants the role: the cluster's.
+	// Required unless Mode is none.
 	ProjectID string
-	// ProjectNumber is needed by principal mode; 0 means Ensure and Remove
-	// look it up through Cloud Resource Manager.
+	// ClusterProject is the cluster's project, which owns its workload
+	// identity pool; empty means ProjectID (they differ only with
+	// --allow-project-mismatch).
+	ClusterProject string
+	// Pool is the cluster's workload identity pool as GKE reports it
+	// (Client.WorkloadPool); empty means PoolFor(PoolProject()).
+	Pool string
+	// ProjectNumber is the number of the pool's project, needed by
+	// principal mode; 0 means Ensure and Remove look it up through Cloud
+	// Resource Manager.
 	ProjectNumber int64
 	// GSAName is the account ID of the Google service account (gsa mode).
 	GSAName string
+	// GSA is the service account's e-mail as IAM reported it; empty means
+	// the one GSAEmail builds from GSAName and ProjectID.
+	GSA string
 	// Namespace and KSA name the adapter's Kubernetes service account.
 	Namespace string
 	KSA       string
@@ -179,13 +190,43 @@ func ValidateGSAName(name string) error {
 	return nil
 }
 
-// WorkloadPool is the cluster's workload identity pool, PROJECT_ID.svc.id.goog.
-func (c Config) WorkloadPool() string { return c.ProjectID + ".svc.id.goog" }
+// PoolFor is the workload identity pool GKE documents for a project's
+// clusters, PROJECT_ID.svc.id.goog: what is assumed when the cluster's own
+// workloadIdentityConfig cannot be read.
+func PoolFor(projectID string) string { return projectID + ".svc.id.goog" }
+
+// WorkloadPool is the cluster's workload identity pool: Pool, else
+// PoolFor(PoolProject()).
+func (c Config) WorkloadPool() string {
+	if c.Pool != "" {
+		return c.Pool
+	}
+	return PoolFor(c.PoolProject())
+}
+
+// PoolProject is the project that owns the workload identity pool (the
+// cluster's), whose number principal members carry.
+func (c Config) PoolProject() string {
+	if c.ClusterProject != "" {
+		return c.ClusterProject
+	}
+	return c.ProjectID
+}
 
 // GSAEmail is the e-mail of the Google service account (gsa mode), the value
-// of the KSA's iam.gke.io/gcp-service-account annotation.
+// of the KSA's iam.gke.io/gcp-service-account annotation: GSA when IAM
+// reported it, else built as IAM builds it,
+// NAME@PROJECT_ID.iam.gserviceaccount.com, and for a domain-scoped project
+// "example.com:proj", NAME@proj.example.com.iam.gserviceaccount.com.
 func (c Config) GSAEmail() string {
-	return c.GSAName + "@" + c.ProjectID + ".iam.gserviceaccount.com"
+	if c.GSA != "" {
+		return c.GSA
+	}
+	domain := c.ProjectID
+	if d, name, ok := strings.Cut(c.ProjectID, ":"); ok {
+		domain = name + "." + d
+	}
+	return c.GSAName + "@" + domain + ".iam.gserviceaccount.com"
 }
 
 // PrincipalMember is the IAM member of the adapter's KSA in principal mode;

@@ -78,12 +78,13 @@ func (c *Client) ProjectNumber(ctx context.Context, projectID string) (int64, er
 	return cfg.ProjectNumber, err
 }
 
-// resolveNumber looks the project number up through Cloud Resource Manager
-// unless cfg has it.
+// resolveNumber looks the number of the pool's project (the cluster's) up
+// through Cloud Resource Manager unless cfg has it.
 func (c *Client) resolveNumber(ctx context.Context, cfg *Config, rep *Report) error {
 	if cfg.ProjectNumber == 0 {
-		err := c.call(ctx, "get projects/"+cfg.ProjectID, "resourcemanager.projects.get", *cfg, func() error {
-			p, err := c.crm.Projects.Get(cfg.ProjectID).Context(ctx).Do()
+		project := cfg.PoolProject()
+		err := c.call(ctx, "get projects/"+project, "resourcemanager.projects.get", *cfg, func() error {
+			p, err := c.crm.Projects.Get(project).Context(ctx).Do()
 			if err == nil {
 				cfg.ProjectNumber = p.ProjectNumber
 			}
@@ -99,10 +100,12 @@ func (c *Client) resolveNumber(ctx context.Context, cfg *Config, rep *Report) er
 
 func (c *Client) ensureGSA(ctx context.Context, cfg Config, rep *Report) error {
 	rep.GSAEmail = cfg.GSAEmail()
-	fresh, err := c.ensureServiceAccount(ctx, cfg, rep)
+	email, fresh, err := c.ensureServiceAccount(ctx, cfg, rep)
 	if err != nil {
 		return err
 	}
+	// From here on, the e-mail is IAM's, not ours.
+	cfg.GSA, rep.GSAEmail = email, email
 	// The impersonation grant first: it is what fails when the cluster has
 	// no Workload Identity, before the project policy is touched.
 	sr := c.serviceAccountResource(cfg.ProjectID, cfg.GSAEmail())
@@ -121,21 +124,24 @@ func (c *Client) ensureGSA(ctx context.Context, cfg Config, rep *Report) error {
 	return nil
 }
 
-// ensureServiceAccount gets or creates the GSA and reports whether it is
-// new (and so may not be visible everywhere yet).
-func (c *Client) ensureServiceAccount(ctx context.Context, cfg Config, rep *Report) (bool, error) {
+// ensureServiceAccount gets or creates the GSA and returns its e-mail as
+// IAM reports it and whether it is new (and so may not be visible
+// everywhere yet).
+func (c *Client) ensureServiceAccount(ctx context.Context, cfg Config, rep *Report) (string, bool, error) {
 	name := saName(cfg.ProjectID, cfg.GSAEmail())
 	sa, err := c.getServiceAccount(ctx, cfg)
 	if err != nil || sa != nil {
 		if sa != nil {
-			rep.add(Change{Action: ActionUnchanged, Resource: name, Note: ownership(sa)})
+			rep.add(Change{Action: ActionUnchanged, Resource: saName(cfg.ProjectID, emailOf(sa, cfg)), Note: ownership(sa)})
+			return emailOf(sa, cfg), false, nil
 		}
-		return false, err
+		return "", false, err
 	}
 	req := &iam.CreateServiceAccountRequest{AccountId: cfg.GSAName,
 		ServiceAccount: &iam.ServiceAccount{DisplayName: gsaDisplayName, Description: gsaDescription}}
 	err = c.call(ctx, "create "+name, "iam.serviceAccounts.create", cfg, func() error {
-		_, err := c.iam.Projects.ServiceAccounts.Create("projects/"+cfg.ProjectID, req).Context(ctx).Do()
+		var err error
+		sa, err = c.iam.Projects.ServiceAccounts.Create("projects/"+cfg.ProjectID, req).Context(ctx).Do()
 		return err
 	})
 	switch {
@@ -143,11 +149,21 @@ func (c *Client) ensureServiceAccount(ctx context.Context, cfg Config, rep *Repo
 		// Created concurrently by someone else: adopt it.
 		rep.add(Change{Action: ActionUnchanged, Resource: name, Note: "created concurrently; adopted"})
 	case err != nil:
-		return false, err
+		return "", false, err
 	default:
-		rep.add(Change{Action: ActionCreated, Resource: name})
+		cfg.GSA = emailOf(sa, cfg)
+		rep.add(Change{Action: ActionCreated, Resource: saName(cfg.ProjectID, cfg.GSA)})
 	}
-	return true, c.waitReadable(ctx, cfg)
+	return cfg.GSAEmail(), true, c.waitReadable(ctx, cfg)
+}
+
+// emailOf is the e-mail IAM gave the account, or the built one if the
+// answer lacks it.
+func emailOf(sa *iam.ServiceAccount, cfg Config) string {
+	if sa != nil && sa.Email != "" {
+		return sa.Email
+	}
+	return cfg.GSAEmail()
 }
 
 func ownership(sa *iam.ServiceAccount) string {
@@ -216,18 +232,25 @@ func (c *Client) waitReadable(ctx context.Context, cfg Config) error {
 }
 
 func (c *Client) removeGSA(ctx context.Context, cfg Config, rep *Report) error {
+	// The account first, for its e-mail as IAM has it.
+	sa, err := c.getServiceAccount(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if sa != nil {
+		cfg.GSA = emailOf(sa, cfg)
+	}
 	rep.GSAEmail = cfg.GSAEmail()
-	// The project grant first, so deleting the account leaves no
-	// "deleted:serviceAccount:…" member behind.
+	// The project grant before the account, so deleting the account leaves
+	// no "deleted:serviceAccount:…" member behind.
 	pr := c.projectResource(cfg.ProjectID)
 	changed, err := c.update(ctx, pr, cfg, func(p *policy) bool { return removeMember(p, RoleMonitoringViewer, cfg.GSAMember()) })
 	if err != nil {
 		return err
 	}
 	rep.policy(changed, ActionRevoked, pr.name, RoleMonitoringViewer, cfg.GSAMember())
-	sa, err := c.getServiceAccount(ctx, cfg)
-	if err != nil || sa == nil {
-		return err
+	if sa == nil {
+		return nil
 	}
 	name := saName(cfg.ProjectID, cfg.GSAEmail())
 	if strings.Contains(sa.Description, createdByMarker) {

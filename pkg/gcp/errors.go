@@ -89,16 +89,18 @@ var permissionRoles = map[string]string{
 	"iam.serviceAccounts.delete":            "roles/iam.serviceAccountAdmin (Service Account Admin)",
 	"iam.serviceAccounts.getIamPolicy":      "roles/iam.serviceAccountAdmin (Service Account Admin)",
 	"iam.serviceAccounts.setIamPolicy":      "roles/iam.serviceAccountAdmin (Service Account Admin)",
+	"container.clusters.get":                "roles/container.clusterViewer (Kubernetes Engine Cluster Viewer)",
 }
 
 // RequiredPermissions lists the permissions each mode needs, for --help,
-// the README and doctor.
+// the README and doctor. container.clusters.get reads the cluster's
+// workload identity pool; without it the documented pool is assumed.
 func RequiredPermissions(m Mode) []string {
 	switch m {
 	case ModePrincipal:
-		return []string{"resourcemanager.projects.get", "resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"}
+		return []string{"container.clusters.get", "resourcemanager.projects.get", "resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"}
 	case ModeGSA:
-		return []string{"resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy",
+		return []string{"container.clusters.get", "resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy",
 			"iam.serviceAccounts.get", "iam.serviceAccounts.create", "iam.serviceAccounts.delete",
 			"iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"}
 	}

@@ -69,7 +69,7 @@ func render(cfg Config, verb string) []string {
 	var out []string
 	if cfg.Mode == ModePrincipal && cfg.ProjectNumber == 0 {
 		number = numberVar
-		out = append(out, fmt.Sprintf("PROJECT_NUMBER=$(gcloud projects describe %s --format='value(projectNumber)')", shellQuote(cfg.ProjectID)))
+		out = append(out, fmt.Sprintf("PROJECT_NUMBER=$(gcloud projects describe %s --format='value(projectNumber)')", shellQuote(cfg.PoolProject())))
 	}
 	for _, args := range gcloudArgs(cfg, number, verb) {
 		q := make([]string, len(args))

@@ -27,6 +27,8 @@ type Input struct {
 	Given func(flag string) bool
 	// Context is the kubeconfig context in use (for the GKE names).
 	Context string
+	// AllowProjectMismatch is --allow-project-mismatch.
+	AllowProjectMismatch bool
 }
 
 // Plan is the completed options, what was inferred, and the objects.
@@ -80,6 +82,15 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 		p.note("GKE project %s, location %s, cluster %s (from %s)", p.GKE.Project, orDash(p.GKE.Location), orDash(p.GKE.Cluster), p.GKE.Source)
 		if !given("project") {
 			o.Project = p.GKE.Project
+		}
+	}
+	if o.WIMode != kustomize.WINone {
+		note, err := discover.CheckProject(o.Project, p.GKE, in.AllowProjectMismatch)
+		if err != nil {
+			return nil, err
+		}
+		if note != "" {
+			p.note("%s", note)
 		}
 	}
 	if !given("dcgm") {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
 
 // Check is one verdict.
@@ -27,6 +28,8 @@ type Check struct {
 	Detail string
 	// Fix is what to do when the check failed.
 	Fix string
+	// Warn marks a check that passed without being able to check fully.
+	Warn bool
 }
 
 // Input is what the checks look at.
@@ -52,6 +55,9 @@ type Result struct {
 	Foreign []*unstructured.Unstructured
 	// ExistingNamespaces are planned namespaces that exist and are not ours.
 	ExistingNamespaces map[string]bool
+	// MetricRenames maps a vLLM metric name to the one this vLLM serves
+	// instead (see RenameMetrics).
+	MetricRenames map[string]string
 	// lives are the live copies of the planned objects, read once.
 	lives map[*unstructured.Unstructured]live
 	mu    sync.Mutex
@@ -77,14 +83,13 @@ func (r *Result) Failed() []Check {
 // Print writes one line per check and the fix under each failure.
 func (r *Result) Print(w io.Writer) {
 	for _, c := range r.Checks {
-		mark := "ok  "
+		mark, fix := "ok", ""
 		if !c.OK {
-			mark = "FAIL"
+			mark, fix = "FAIL", c.Fix
+		} else if c.Warn {
+			mark = "warn"
 		}
-		fmt.Fprintf(w, "[%s] %s: %s\n", mark, c.Name, c.Detail)
-		if !c.OK && c.Fix != "" {
-			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
-		}
+		printers.CheckLine(w, mark, c.Name, c.Detail, fix, false)
 	}
 }
 
@@ -131,7 +136,7 @@ func Run(ctx context.Context, env Env, in Input) *Result {
 	r := &Result{}
 	r.readLives(ctx, env, in.Objects)
 	checks := []func(context.Context, Env, Input, *Result){
-		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkForeign,
+		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkForeign, checkMetricsServed,
 	}
 	for _, c := range checks {
 		c(ctx, env, in, r)

@@ -9,7 +9,7 @@ import (
 
 // keyMap is every key the screen knows; it also feeds the help views.
 type keyMap struct {
-	Next, Prev, Scroll, Page, Filter, Pause, Help, Quit key.Binding
+	Next, Prev, Scroll, Page, Filter, Pause, Doctor, Help, Quit key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -20,6 +20,7 @@ func newKeyMap() keyMap {
 		Page:   key.NewBinding(key.WithKeys("pgup", "pgdown"), key.WithHelp("pgup/pgdn", "page")),
 		Filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter log")),
 		Pause:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
+		Doctor: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "doctor's checks")),
 		Help:   key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:   key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
@@ -32,7 +33,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 
 // FullHelp implements help.KeyMap.
 func (k keyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Next, k.Prev, k.Scroll, k.Page}, {k.Filter, k.Pause, k.Help, k.Quit}}
+	return [][]key.Binding{{k.Next, k.Prev, k.Scroll, k.Page}, {k.Filter, k.Pause, k.Doctor, k.Help, k.Quit}}
 }
 
 func newHelp(s theme.Styles) help.Model {

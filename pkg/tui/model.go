@@ -26,6 +26,14 @@ import (
 // SnapshotMsg carries a new snapshot into the model.
 type SnapshotMsg struct{ Snapshot watch.Snapshot }
 
+// DoctorMsg carries doctor's latest verdict: a one-line summary for the
+// header and the full check table for the d key.
+type DoctorMsg struct {
+	Verdict  string
+	Table    string
+	Failures int
+}
+
 // Panel indexes, in focus order.
 const (
 	PanelScaling = iota
@@ -48,8 +56,11 @@ type Model struct {
 	focus    int
 	paused   bool
 	showHelp bool
-	snap     *watch.Snapshot
-	pending  *watch.Snapshot
+	// showDoctor shows doctor's table instead of the panels.
+	showDoctor bool
+	doctor     *DoctorMsg
+	snap       *watch.Snapshot
+	pending    *watch.Snapshot
 	// AltScreen makes the view take over the whole terminal (off in tests).
 	AltScreen bool
 }
@@ -90,6 +101,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.apply(&s)
 		return m, nil
+	case DoctorMsg:
+		m.doctor = &msg
+		m.header.Doctor, m.header.DoctorFailed = msg.Verdict, msg.Failures > 0
+		return m, nil
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -107,6 +122,10 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.showHelp = !m.showHelp
 	case m.showHelp && k.String() == "esc":
 		m.showHelp = false
+	case key.Matches(k, m.keys.Doctor) && m.doctor != nil:
+		m.showDoctor = !m.showDoctor
+	case m.showDoctor && k.String() == "esc":
+		m.showDoctor = false
 	case key.Matches(k, m.keys.Next):
 		m.setFocus((m.focus + 1) % numPanels)
 	case key.Matches(k, m.keys.Prev):
@@ -186,6 +205,9 @@ func (m *Model) Render() string {
 	if m.showHelp {
 		body := max(m.h-m.header.Height()-1, 0)
 		rows = append(rows, m.styles.Box("Help — press ? or esc to close", m.help.FullHelpView(m.keys.FullHelp()), m.w, body, true))
+	} else if m.showDoctor && m.doctor != nil {
+		body := max(m.h-m.header.Height()-1, 0)
+		rows = append(rows, m.styles.Box("doctor — press d or esc to close", m.doctor.Table, m.w, body, true))
 	} else {
 		r := m.layout()
 		box := func(i int) string {

@@ -89,10 +89,12 @@ func localGoogle(t *testing.T) *gcpfake.Server {
 	t.Helper()
 	fake := gcpfake.New()
 	fake.AddProject(twinProject, 123456789012)
+	fake.AddCluster(twinProject, "us-central1", "twin", true) // the twin's context, gke_twin-project_us-central1_twin
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	t.Setenv(gcp.EnvIAMEndpoint, srv.URL+"/")
 	t.Setenv(gcp.EnvCRMEndpoint, srv.URL+"/")
+	t.Setenv(gcp.EnvContainerEndpoint, srv.URL+"/")
 	return fake
 }
 

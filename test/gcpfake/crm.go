@@ -129,8 +129,10 @@ func (s *Server) memberOK(m string) *apiError {
 		return nil
 	}
 	_, domain, _ := strings.Cut(email, "@")
-	pid, ok := strings.CutSuffix(domain, ".iam.gserviceaccount.com")
-	if p := s.projects[pid]; ok && p != nil {
+	for _, p := range s.projects {
+		if emailDomain(p.id) != domain {
+			continue
+		}
 		if p.accounts[email] == nil || s.consumeStale(email) {
 			return invalidArgument(fmt.Sprintf("Service account %s does not exist.", email))
 		}
@@ -141,7 +143,12 @@ func (s *Server) memberOK(m string) *apiError {
 // poolOK checks a GKE workload identity pool PROJECT_ID.svc.id.goog, and that
 // a principal:// member's project number owns it.
 func (s *Server) poolOK(pool string, number int64) *apiError {
-	p := s.projects[strings.TrimSuffix(pool, ".svc.id.goog")]
+	var p *project
+	for _, q := range s.projects {
+		if q.pool == pool {
+			p = q
+		}
+	}
 	if p == nil || !p.workloadIdentity || (number != 0 && number != p.number) {
 		return invalidArgument(fmt.Sprintf("Identity Pool does not exist (%s). Please check that you specified a valid resource name as returned in the `name` attribute in the configuration API.", pool))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 var accountIDRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
@@ -78,7 +79,7 @@ func (s *Server) createSA(projectID string, r *request) (any, *apiError) {
 	if len(in.ServiceAccount.DisplayName) > 100 || len(in.ServiceAccount.Description) > 256 {
 		return nil, invalidArgument("Display name must be at most 100 characters and description at most 256.")
 	}
-	email := in.AccountID + "@" + p.id + ".iam.gserviceaccount.com"
+	email := in.AccountID + "@" + emailDomain(p.id)
 	if p.accounts[email] != nil {
 		return nil, errf(409, "ALREADY_EXISTS", fmt.Sprintf("Service account %s already exists within project projects/%s.", in.AccountID, p.id))
 	}
@@ -94,6 +95,16 @@ func (s *Server) createSA(projectID string, r *request) (any, *apiError) {
 		s.staleState[email] = &staleState{after: s.staleAfter, n: s.staleN}
 	}
 	return a.sa, nil
+}
+
+// emailDomain is the part of a service account e-mail after "@":
+// PROJECT_ID.iam.gserviceaccount.com, and for a domain-scoped project
+// "example.com:proj", proj.example.com.iam.gserviceaccount.com.
+func emailDomain(projectID string) string {
+	if domain, name, ok := strings.Cut(projectID, ":"); ok {
+		return name + "." + domain + ".iam.gserviceaccount.com"
+	}
+	return projectID + ".iam.gserviceaccount.com"
 }
 
 func (s *Server) listSAs(projectID string) (any, *apiError) {

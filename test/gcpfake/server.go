@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +18,7 @@ import (
 type Server struct {
 	mu       sync.Mutex
 	projects map[string]*project // by project ID
+	clusters map[string]*cluster // by PROJECT/LOCATION/NAME
 	seq      uint64              // drives etags and unique IDs
 	calls    map[string]int
 	faults   []*Fault
@@ -35,6 +37,7 @@ type project struct {
 	id               string
 	number           int64
 	workloadIdentity bool
+	pool             string // the workload identity pool's name
 	policy           Policy
 	accounts         map[string]*account // by e-mail
 }
@@ -48,6 +51,7 @@ type account struct {
 func New() *Server {
 	return &Server{
 		projects:   map[string]*project{},
+		clusters:   map[string]*cluster{},
 		calls:      map[string]int{},
 		staleState: map[string]*staleState{},
 	}
@@ -58,7 +62,7 @@ func New() *Server {
 func (s *Server) AddProject(id string, number int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.projects[id] = &project{id: id, number: number, workloadIdentity: true,
+	s.projects[id] = &project{id: id, number: number, workloadIdentity: true, pool: id + ".svc.id.goog",
 		policy: Policy{Version: 1, Etag: s.nextEtag()}, accounts: map[string]*account{}}
 }
 
@@ -122,6 +126,13 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
+// AllCalls returns the call counts by method (only methods called).
+func (s *Server) AllCalls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.calls)
+}
+
 // ResetCalls zeroes the call counters.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
@@ -182,6 +193,14 @@ type request struct {
 // verb of the last one (".../x:setIamPolicy").
 func splitPath(u *url.URL) ([]string, string, error) {
 	raw := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	// The verb follows the last literal ":" of the last segment; an escaped
+	// one (%3A, as in the domain-scoped project "example.com%3Aproj") is
+	// part of the name.
+	verb := ""
+	if last := raw[len(raw)-1]; strings.Contains(last, ":") {
+		i := strings.LastIndex(last, ":")
+		raw[len(raw)-1], verb = last[:i], last[i+1:]
+	}
 	segs := make([]string, len(raw))
 	for i, r := range raw {
 		v, err := url.PathUnescape(r)
@@ -189,11 +208,6 @@ func splitPath(u *url.URL) ([]string, string, error) {
 			return nil, "", err
 		}
 		segs[i] = v
-	}
-	verb := ""
-	if last := segs[len(segs)-1]; strings.Contains(last, ":") {
-		i := strings.LastIndex(last, ":")
-		segs[len(segs)-1], verb = last[:i], last[i+1:]
 	}
 	return segs, verb, nil
 }
@@ -228,6 +242,8 @@ func (s *Server) route(r *request) (any, *apiError) {
 		return s.getSAPolicy(segs[1], segs[3], r)
 	case MethodSetSAPolicy:
 		return s.setSAPolicy(segs[1], segs[3], r)
+	case MethodGetCluster:
+		return s.getCluster(segs[1], segs[3], segs[5])
 	}
 	return nil, notFound("unknown method " + method)
 }
@@ -245,6 +261,9 @@ func methodOf(r *request) string {
 			"POST 3 getIamPolicy": MethodGetProjectPolicy,
 			"POST 3 setIamPolicy": MethodSetProjectPolicy,
 		}[key]
+	}
+	if len(s) == 7 && s[0] == "v1" && s[3] == "locations" && s[5] == "clusters" && r.method == "GET" && r.verb == "" {
+		return MethodGetCluster
 	}
 	if s[3] != "serviceAccounts" || s[0] != "v1" {
 		return ""

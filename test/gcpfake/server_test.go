@@ -146,3 +146,79 @@ func mustString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestClustersGet: GKE's clusters.get gives the cluster's workload identity
+// pool, omits it for a cluster without Workload Identity, answers 404 for
+// an unknown cluster of a known project and 403 naming the permission for
+// a project the caller cannot see, in Google's error shape.
+func TestClustersGet(t *testing.T) {
+	f, c := newServer(t)
+	f.AddCluster("my-project", "us-central1", "gpu", true)
+	f.AddCluster("my-project", "us-central1-a", "plain", false)
+	var cl struct {
+		Name, Location, Status string
+		WorkloadIdentityConfig *struct {
+			WorkloadPool string `json:"workloadPool"`
+		} `json:"workloadIdentityConfig"`
+	}
+	if code := c.do("GET", "/v1/projects/my-project/locations/us-central1/clusters/gpu", "", &cl); code != 200 ||
+		cl.Name != "gpu" || cl.Location != "us-central1" || cl.Status != "RUNNING" ||
+		cl.WorkloadIdentityConfig == nil || cl.WorkloadIdentityConfig.WorkloadPool != "my-project.svc.id.goog" {
+		t.Fatalf("clusters.get: %d %+v", code, cl)
+	}
+	f.SetWorkloadPool("my-project", "my-project.other.svc.id.goog")
+	c.do("GET", "/v1/projects/my-project/locations/us-central1/clusters/gpu", "", &cl)
+	if cl.WorkloadIdentityConfig.WorkloadPool != "my-project.other.svc.id.goog" {
+		t.Errorf("pool after SetWorkloadPool = %q", cl.WorkloadIdentityConfig.WorkloadPool)
+	}
+	cl.WorkloadIdentityConfig = nil
+	if code := c.do("GET", "/v1/projects/123456789012/locations/us-central1-a/clusters/plain", "", &cl); code != 200 || cl.WorkloadIdentityConfig != nil {
+		t.Errorf("cluster without Workload Identity (by project number): %d %+v", code, cl)
+	}
+	var e googleError
+	if code := c.do("GET", "/v1/projects/my-project/locations/us-central1/clusters/nope", "", &e); code != 404 ||
+		e.Error.Status != "NOT_FOUND" || e.Error.Message != "Not found: projects/my-project/locations/us-central1/clusters/nope." {
+		t.Errorf("unknown cluster: %d %+v", code, e)
+	}
+	if code := c.do("GET", "/v1/projects/hidden/locations/us-central1/clusters/gpu", "", &e); code != 403 ||
+		e.Error.Status != "PERMISSION_DENIED" || !strings.Contains(e.Error.Message, `Required "container.clusters.get" permission(s) for "projects/hidden/locations/us-central1/clusters/gpu".`) {
+		t.Errorf("hidden project: %d %+v", code, e)
+	}
+	if n := f.Calls(gcpfake.MethodGetCluster); n != 5 {
+		t.Errorf("clusters.get calls = %d, want 5", n)
+	}
+}
+
+// TestDomainScopedProject: a project "example.com:proj" names its service
+// accounts NAME@proj.example.com.iam.gserviceaccount.com, its ID may be
+// escaped in URLs (%3A) without being read as a custom verb, and its
+// accounts can be granted roles.
+func TestDomainScopedProject(t *testing.T) {
+	f := gcpfake.New()
+	f.AddProject("example.com:proj", 42)
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c := client{t, srv.URL}
+	var p map[string]any
+	if code := c.do("GET", "/v1/projects/example.com%3Aproj", "", &p); code != 200 || p["projectId"] != "example.com:proj" {
+		t.Fatalf("get project: %d %v", code, p)
+	}
+	var sa gcpfake.ServiceAccount
+	if code := c.do("POST", "/v1/projects/example.com:proj/serviceAccounts", `{"accountId":"metrics-adapter-gsa"}`, &sa); code != 200 ||
+		sa.Email != "metrics-adapter-gsa@proj.example.com.iam.gserviceaccount.com" {
+		t.Fatalf("create: %d %+v", code, sa)
+	}
+	var pol gcpfake.Policy
+	c.do("POST", "/v1/projects/example.com%3Aproj:getIamPolicy", `{}`, &pol)
+	set := `{"policy":{"etag":"` + pol.Etag + `","bindings":[{"role":"roles/monitoring.viewer","members":["serviceAccount:` + sa.Email + `"]}]}}`
+	if code := c.do("POST", "/v1/projects/example.com%3Aproj:setIamPolicy", set, &pol); code != 200 {
+		t.Fatalf("setIamPolicy: %d %+v", code, pol)
+	}
+	bad := `{"policy":{"etag":"` + pol.Etag + `","bindings":[{"role":"roles/monitoring.viewer","members":["serviceAccount:nobody-here@proj.example.com.iam.gserviceaccount.com"]}]}}`
+	if code := c.do("POST", "/v1/projects/example.com%3Aproj:setIamPolicy", bad, nil); code != 400 {
+		t.Errorf("a missing account of the project was accepted: %d", code)
+	}
+	if !f.HasRole("example.com:proj", "serviceAccount:"+sa.Email, "roles/monitoring.viewer") {
+		t.Error("grant not stored")
+	}
+}

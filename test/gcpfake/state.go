@@ -90,7 +90,7 @@ func (s *Server) IdentityHasRole(projectID, namespace, ksa, gsa, role string) st
 	if p == nil || !p.workloadIdentity {
 		return ""
 	}
-	pool := p.id + ".svc.id.goog"
+	pool := p.pool
 	principal := fmt.Sprintf("principal://iam.googleapis.com/projects/%d/locations/global/workloadIdentityPools/%s/subject/ns/%s/sa/%s",
 		p.number, pool, namespace, ksa)
 	if grants(p.policy, principal, role) {
@@ -112,6 +112,7 @@ func (s *Server) IdentityHasRole(projectID, namespace, ksa, gsa, role string) st
 //	GET  /_gcpfake/v1/identity?project=&namespace=&ksa=&gsa=&role=  → {"granted":bool,"via":…}
 //	GET  /_gcpfake/v1/projects/ID  → project policy and service accounts with policies
 //	POST /_gcpfake/v1/projects     {"id":…,"number":…,"workloadIdentity":bool}
+//	POST /_gcpfake/v1/clusters     {"project":…,"location":…,"name":…,"workloadIdentity":bool}
 //	POST /_gcpfake/v1/faults       a Fault
 //	GET  /_gcpfake/v1/calls        call counts by method
 func (s *Server) serveDebug(w http.ResponseWriter, r *http.Request) {
@@ -153,6 +154,18 @@ func (s *Server) serveDebug(w http.ResponseWriter, r *http.Request) {
 		if in.WorkloadIdentity != nil {
 			s.SetWorkloadIdentity(in.ID, *in.WorkloadIdentity)
 		}
+		writeJSON(w, map[string]any{})
+	})
+	mux.HandleFunc("POST /_gcpfake/v1/clusters", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Project, Location, Name string
+			WorkloadIdentity        *bool `json:"workloadIdentity"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Project == "" || in.Location == "" || in.Name == "" {
+			writeError(w, invalidArgument(`want {"project":…,"location":…,"name":…}`))
+			return
+		}
+		s.AddCluster(in.Project, in.Location, in.Name, in.WorkloadIdentity == nil || *in.WorkloadIdentity)
 		writeJSON(w, map[string]any{})
 	})
 	mux.HandleFunc("POST /_gcpfake/v1/faults", func(w http.ResponseWriter, r *http.Request) {

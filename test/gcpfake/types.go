@@ -1,15 +1,18 @@
-// Package gcpfake is a local stand-in for the two Google APIs kubectl
+// Package gcpfake is a local stand-in for the Google APIs kubectl
 // infer-hpa calls to set up Workload Identity: IAM v1
-// (projects.serviceAccounts create/get/list/delete/getIamPolicy/setIamPolicy)
-// and Cloud Resource Manager v1 and v3 (projects get/getIamPolicy/
-// setIamPolicy).
+// (projects.serviceAccounts create/get/list/delete/getIamPolicy/setIamPolicy),
+// Cloud Resource Manager v1 and v3 (projects get/getIamPolicy/
+// setIamPolicy) and GKE v1 (projects.locations.clusters.get, for the
+// cluster's workload identity pool).
 //
 // It is written against the public REST surface, not against our client, so
 // the real gcloud works against it too: the same URL shapes, Google's JSON
 // error shape, etags that change on every write and 409 ABORTED on a stale
 // one, policy versions (conditions need version 3, a version-1 read of a
 // conditional policy gets the "_withcond_" roles), conditional bindings kept,
-// the service account e-mail format and account-id rules, and
+// the service account e-mail format (domain-scoped projects
+// "example.com:proj" get NAME@proj.example.com.iam.gserviceaccount.com) and
+// account-id rules, and
 // "deleted:serviceAccount:…?uid=…" members after a service account is
 // deleted. Tests script faults (concurrent writers, 429s, eventually
 // consistent reads after a create, a missing workload identity pool,

@@ -12,6 +12,7 @@ import (
 	heartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
 	podstages "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapterpod"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
@@ -49,7 +50,10 @@ var kwokCRDKinds = []string{"Logs", "ClusterLogs", "PortForward", "ClusterPortFo
 // pod-delete) that kwok ships.
 // With simulation on, vLLM pods take the simulation's stages instead of
 // pod-ready (they turn Ready after the model-load delay).
-func kwokConfig(serverAddr string, serving *keyPair, sim *runner.Options) string {
+// With the metrics pipeline on, adapter pods take pod-start-adapter instead
+// (Running, not Ready): the adapter supervisor (package adapterpod) keeps
+// their status.
+func kwokConfig(serverAddr string, serving *keyPair, sim *runner.Options, adapters bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
@@ -75,8 +79,12 @@ options:
 	stages := []string{nodeinit.DefaultNodeInit, heartbeat.DefaultNodeHeartbeatWithLease,
 		podstages.DefaultPodReady, podstages.DefaultPodComplete, podstages.DefaultPodDelete}
 	if sim != nil {
-		stages[2] = runner.ExcludeVLLM(podstages.DefaultPodReady)
+		stages[2] = runner.ExcludeVLLM(stages[2])
 		stages = append(stages, runner.KwokStages(sim.ModelLoadDelay)...)
+	}
+	if adapters {
+		stages[2] = runner.Exclude(stages[2], adapterpod.IsAdapterExpr)
+		stages = append(stages, runner.StartStage("pod-start-adapter", adapterpod.IsAdapterExpr))
 	}
 	for _, s := range stages {
 		b.WriteString("---\n")

@@ -162,6 +162,37 @@ func (t *Twin) PodLogFile(ctx context.Context, namespace, pod, container string)
 	return path, err
 }
 
+// PodLogFiles points kwok's Logs for one container of a kwok pod at a
+// current and a previous log file (CRI format), for `kubectl logs` and
+// `kubectl logs --previous`.
+func (t *Twin) PodLogFiles(ctx context.Context, namespace, pod, container, current, previous string) error {
+	for _, p := range []string{current, previous} {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	dyn, err := dynamic.NewForConfig(t.Config)
+	if err != nil {
+		return err
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": kwokGroup + "/v1alpha1", "kind": "Logs",
+		"metadata": map[string]any{"name": pod, "namespace": namespace},
+		"spec": map[string]any{"logs": []any{map[string]any{
+			"containers": []any{container}, "logsFile": current, "previousLogsFile": previous, "follow": true,
+		}}},
+	}}
+	data, err := obj.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	_, err = dyn.Resource(LogsGVR).Namespace(namespace).Patch(ctx, pod, types.ApplyPatchType, data,
+		metav1.PatchOptions{FieldManager: "twin", Force: ptrTrue()})
+	return err
+}
+
 func ptrTrue() *bool { b := true; return &b }
 
 // AppendLog appends lines to a pod log file in the CRI format kwok reads.

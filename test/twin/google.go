@@ -3,6 +3,8 @@ package twin
 import (
 	"strconv"
 	"time"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/cloudmonitoring"
 )
 
 // DefaultProjectNumber is the number of the twin's project in the local
@@ -11,7 +13,8 @@ const DefaultProjectNumber = 123456789012
 
 // startGoogleAPI runs the local IAM + Cloud Resource Manager stand-in
 // (test/gcpfake, built next to the other binaries) on a loopback port when
-// Options.GoogleAPI is set, with the twin's project (Workload Identity on).
+// Options.GoogleAPI is set, with the twin's project (Workload Identity on)
+// and its cluster (for GKE's clusters.get).
 // It runs as its own process rather than in this one: importing the
 // plugin's module would pull its newer dependency versions into the
 // twin's build of Kubernetes.
@@ -25,7 +28,8 @@ func (t *Twin) startGoogleAPI(logDir string) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	if err := t.run(logDir, "gcpfake", "-listen", addr,
-		"-project", t.Options.Project+"="+strconv.FormatInt(t.Options.ProjectNumber, 10)); err != nil {
+		"-project", t.Options.Project+"="+strconv.FormatInt(t.Options.ProjectNumber, 10),
+		"-cluster", t.Options.Project+"/"+t.Options.Location+"/"+t.Options.Cluster); err != nil {
 		return err
 	}
 	t.GoogleURL = "http://" + addr + "/"
@@ -39,15 +43,21 @@ func (t *Twin) startGoogleAPI(logDir string) error {
 }
 
 // GoogleEnv is the environment that points the plugin and gcloud at the
-// local Google API server (empty without Options.GoogleAPI).
+// local Google API server, and at the local Cloud Monitoring when the
+// metrics pipeline runs (empty without Options.GoogleAPI).
 func (t *Twin) GoogleEnv() []string {
 	if t.GoogleURL == "" {
 		return nil
 	}
-	return []string{
+	env := []string{
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM=" + t.GoogleURL,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER=" + t.GoogleURL,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER=" + t.GoogleURL,
 		"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
 		"CLOUDSDK_CORE_PROJECT=" + t.Options.Project,
 	}
+	if t.Metrics != nil {
+		env = append(env, cloudmonitoring.EnvEndpoint+"="+t.Metrics.MonitoringURL)
+	}
+	return env
 }

@@ -62,7 +62,8 @@ type Options struct {
 	Simulate *runner.Options
 
 	// Metrics, when set, runs the metrics pipeline (Managed Prometheus
-	// emulation and stand-in Stackdriver adapter; needs GoogleAPI).
+	// emulation, local Cloud Monitoring, and the real Stackdriver adapter
+	// for every adapter pod; needs GoogleAPI and BinDir/AdapterBinary).
 	Metrics *MetricsOptions
 
 	// Native, when set, serves GKE's AutoscalingMetric (package native: our
@@ -135,6 +136,9 @@ func (o *Options) Validate() error {
 	need := binaries
 	if o.GoogleAPI {
 		need = append(need[:len(need):len(need)], "gcpfake")
+	}
+	if o.Metrics != nil {
+		need = append(need[:len(need):len(need)], AdapterBinary)
 	}
 	for _, b := range need {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {

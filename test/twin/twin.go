@@ -47,8 +47,9 @@ type Twin struct {
 	// GoogleURL is the base URL of the local IAM + Cloud Resource Manager
 	// server (empty unless Options.GoogleAPI); see GoogleEnv.
 	GoogleURL string
-	// Metrics is the Managed Prometheus emulation and stand-in adapter (nil
-	// unless Options.Metrics).
+	// Metrics is the Managed Prometheus emulation, the local Cloud
+	// Monitoring and the adapter pods' supervisor (nil unless
+	// Options.Metrics).
 	Metrics *Metrics
 	// Native is the GKE-native metrics stand-in (nil unless Options.Native).
 	Native    *native.Server
@@ -131,7 +132,7 @@ func (t *Twin) start(ctx context.Context) error {
 		return err
 	}
 	kwokAddr := "127.0.0.1:" + strconv.Itoa(kwokPort)
-	kwokCfg, err := writeFile(t.Dir, "kwok.yaml", kwokConfig(kwokAddr, p.kwokServing, o.Simulate))
+	kwokCfg, err := writeFile(t.Dir, "kwok.yaml", kwokConfig(kwokAddr, p.kwokServing, o.Simulate, o.Metrics != nil))
 	if err != nil {
 		return err
 	}
@@ -332,13 +333,17 @@ func (t *Twin) stop(removeDir bool) error {
 	return errors.Join(errs...)
 }
 
-// PIDs are the process ids of the twin's control-plane processes.
+// PIDs are the process ids of the twin's control-plane processes and of
+// the adapter processes running now.
 func (t *Twin) PIDs() []int {
 	var pids []int
 	for _, p := range t.procs {
 		if p.cmd.Process != nil {
 			pids = append(pids, p.cmd.Process.Pid)
 		}
+	}
+	if t.Metrics != nil && t.Metrics.Adapters != nil {
+		pids = append(pids, t.Metrics.Adapters.PIDs()...)
 	}
 	return pids
 }

@@ -36,9 +36,10 @@ const (
 func Main(m *testing.M) { MainWith(m) }
 
 // MainWith is Main with flags for `twin exec`, e.g. "--metrics" (the
-// Managed Prometheus emulation and the stand-in Stackdriver adapter behind
-// the adapter Deployment the test applies; implies the local Google API
-// server, whose endpoints arrive as CLOUDSDK_API_ENDPOINT_OVERRIDES_*),
+// Managed Prometheus emulation, the local Cloud Monitoring, and the real
+// Stackdriver adapter for the pods of the adapter Deployment the test
+// applies; implies the local Google API server, whose endpoints arrive as
+// CLOUDSDK_API_ENDPOINT_OVERRIDES_*),
 // "--simulate", "--hpa-sync-period=2s".
 func MainWith(m *testing.M, twinFlags ...string) {
 	if Kubeconfig() != "" {

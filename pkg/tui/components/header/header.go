@@ -20,6 +20,10 @@ type Model struct {
 	snap   *watch.Snapshot
 	width  int
 	Paused bool
+	// Doctor is doctor's one-line verdict ("" until it has run);
+	// DoctorFailed colours it as an error.
+	Doctor       string
+	DoctorFailed bool
 }
 
 // New returns an empty header.
@@ -53,6 +57,13 @@ func (m *Model) View() string {
 		l2 = append(l2, fmt.Sprintf("min %d max %d", h.MinReplicas, h.MaxReplicas), st.Dim.Render("behavior ")+h.Behavior)
 	} else {
 		l2 = append(l2, st.Err.Render("! "+s.HPAError))
+	}
+	if m.Doctor != "" {
+		if m.DoctorFailed { // a failure goes first: it matters more than the behavior
+			l2 = append([]string{st.Err.Render("! " + m.Doctor)}, l2...)
+		} else {
+			l2 = append(l2, st.OK.Render("✓ "+m.Doctor))
+		}
 	}
 	up := st.Dim.Render("up ") + components.Age(s.Time.Sub(s.Started))
 	if m.Paused {

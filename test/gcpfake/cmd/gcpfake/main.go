@@ -1,9 +1,11 @@
-// Command gcpfake serves the local IAM + Cloud Resource Manager stand-in on
-// a loopback port and prints its URL, for the twin, demos and gcloud:
+// Command gcpfake serves the local IAM + Cloud Resource Manager + GKE
+// (clusters.get) stand-in on a loopback port and prints its URL, for the
+// twin, demos and gcloud:
 //
-//	gcpfake -listen 127.0.0.1:0 -project my-project=123456789012
+//	gcpfake -listen 127.0.0.1:0 -project my-project=123456789012 -cluster my-project/us-central1/my-cluster
 //	gcloud config set api_endpoint_overrides/iam URL
 //	gcloud config set api_endpoint_overrides/cloudresourcemanager URL
+//	gcloud config set api_endpoint_overrides/container URL
 package main
 
 import (
@@ -35,6 +37,8 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "loopback address to listen on")
 	var projects projectFlags
 	flag.Var(&projects, "project", "ID=NUMBER of a project to create (repeatable)")
+	var clusters projectFlags
+	flag.Var(&clusters, "cluster", "PROJECT/LOCATION/NAME of a GKE cluster to create in a -project (repeatable), for clusters.get")
 	noWI := flag.Bool("no-workload-identity", false, "create the projects without a workload identity pool")
 	flag.Parse()
 
@@ -54,6 +58,13 @@ func run() error {
 		}
 		srv.AddProject(id, n)
 		srv.SetWorkloadIdentity(id, !*noWI)
+	}
+	for _, c := range clusters {
+		parts := strings.Split(c, "/")
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return fmt.Errorf("-cluster %q: want PROJECT/LOCATION/NAME, e.g. my-project/us-central1/my-cluster", c)
+		}
+		srv.AddCluster(parts[0], parts[1], parts[2], true)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

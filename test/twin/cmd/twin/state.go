@@ -67,8 +67,9 @@ type clusterFlags struct {
 	// demo: simulation, the local Google API server and the tutorial's
 	// workload, with a realistic model-load delay.
 	demo bool
-	// metrics: the metrics pipeline (Managed Prometheus emulation and
-	// stand-in adapter; implies the local Google API server).
+	// metrics: the metrics pipeline (Managed Prometheus emulation, local
+	// Cloud Monitoring, the real adapter for the adapter pods; implies the
+	// local Google API server).
 	metrics        bool
 	ingestionDelay time.Duration
 }
@@ -116,7 +117,7 @@ func (f *clusterFlags) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.sim.LegacyMetrics, "legacy-vllm-metrics", false, "simulated servers also expose vllm:gpu_cache_usage_perc, like vLLM before v0.10")
 	fs.BoolVar(&f.opts.GoogleAPI, "google-api", false, "run the local Google API server (IAM, Cloud Resource Manager) for project --project")
 	fs.Int64Var(&f.opts.ProjectNumber, "project-number", twin.DefaultProjectNumber, "number of --project in the local Google API server")
-	fs.BoolVar(&f.metrics, "metrics", false, "run the metrics pipeline: Managed Prometheus emulation and the stand-in Stackdriver adapter behind the adapter Deployment you apply (implies --google-api)")
+	fs.BoolVar(&f.metrics, "metrics", false, "run the metrics pipeline: Managed Prometheus emulation, local Cloud Monitoring, and the real Stackdriver adapter for the pods of the adapter Deployment you apply (implies --google-api)")
 	fs.DurationVar(&f.ingestionDelay, "ingestion-delay", 0, "with --metrics: how long a scraped point takes to become queryable (Cloud Monitoring's lag)")
 }
 

@@ -32,9 +32,13 @@ func vllmContainer(pod *corev1.Pod) int {
 // ExcludeVLLM adds a selector term to one of kwok's pod Stage manifests so
 // that it no longer matches vLLM pods (their readiness comes from
 // KwokStages).
-func ExcludeVLLM(stage string) string {
+func ExcludeVLLM(stage string) string { return Exclude(stage, isVLLMExpr) }
+
+// Exclude adds a selector term to one of kwok's pod Stage manifests so that
+// it no longer matches pods for which the jq expression expr is true.
+func Exclude(stage, expr string) string {
 	const anchor = "    matchExpressions:\n"
-	term := anchor + "    - key: '" + isVLLMExpr + "'\n      operator: 'NotIn'\n      values:\n      - 'true'\n"
+	term := anchor + "    - key: '" + expr + "'\n      operator: 'NotIn'\n      values:\n      - 'true'\n"
 	return strings.Replace(stage, anchor, term, 1)
 }
 
@@ -43,8 +47,12 @@ func ExcludeVLLM(stage string) string {
 // pod-ready-vllm makes it Ready loadDelay later. The default pod-ready
 // stage must not match vLLM pods (see ExcludeVLLM).
 func KwokStages(loadDelay time.Duration) []string {
-	sel := func(phase, extra string) string {
-		return fmt.Sprintf(`  selector:
+	return []string{StartStage("pod-start-vllm", isVLLMExpr), readyStage(loadDelay)}
+}
+
+// selector selects the live pods in phase for which expr is true.
+func selector(phase, expr, extra string) string {
+	return fmt.Sprintf(`  selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
       operator: 'DoesNotExist'
@@ -56,17 +64,22 @@ func KwokStages(loadDelay time.Duration) []string {
       operator: 'In'
       values:
       - 'true'
-%s`, phase, isVLLMExpr, extra)
-	}
-	start := `apiVersion: kwok.x-k8s.io/v1alpha1
+%s`, phase, expr, extra)
+}
+
+// StartStage is a kwok Stage named name that makes a scheduled pod for
+// which the jq expression expr is true Running with an IP but not Ready;
+// something else (the simulation, a supervisor) makes it Ready.
+func StartStage(name, expr string) string {
+	return `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
-  name: pod-start-vllm
+  name: ` + name + `
 spec:
   resourceRef:
     apiGroup: v1
     kind: Pod
-` + sel("Pending", "") + `  next:
+` + selector("Pending", expr, "") + `  next:
     statusTemplate: |
       {{ $now := Now }}
       conditions:
@@ -111,7 +124,10 @@ spec:
       phase: Running
       startTime: {{ $now | Quote }}
 `
-	ready := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+}
+
+func readyStage(loadDelay time.Duration) string {
+	return fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
   name: pod-ready-vllm
@@ -119,7 +135,7 @@ spec:
   resourceRef:
     apiGroup: v1
     kind: Pod
-`+sel("Running", `    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+`+selector("Running", isVLLMExpr, `    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
       operator: 'NotIn'
       values:
       - 'True'
@@ -148,5 +164,4 @@ spec:
             startedAt: {{ $started | Quote }}
       {{ end }}
 `, loadDelay.Milliseconds())
-	return []string{start, ready}
 }

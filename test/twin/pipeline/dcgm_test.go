@@ -1,4 +1,4 @@
-package adapter_test
+package pipeline_test
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -74,8 +73,8 @@ spec:
 // Rules gives the HPA nothing; the plugin's ClusterRules
 // (embedded/library/components/metric-gpu-util) gives it a per-pod metric.
 func TestDCGMNeedsTheRelabellingRule(t *testing.T) {
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
-	env.SetProjectViewers(t, env.Principal())
 	ns := "gpu"
 	apply(t, tutorialWorkload(ns))
 	var vllmPod string
@@ -99,10 +98,13 @@ func TestDCGMNeedsTheRelabellingRule(t *testing.T) {
 		return l.Get("exported_pod") == vllmPod && l.Get("exported_namespace") == ns && l.Get("pod") == "dcgm-exporter-0" &&
 			l.Get("namespace") == exporterNS && l.Get("job") == "gke-managed-dcgm-exporter", l.String()
 	})
-	// The exporter's own series under the upper-case name: the adapter never finds it (#274).
-	if out, err := customMetric(exporterNS, "prometheus.googleapis.com|DCGM_FI_DEV_GPU_UTIL|gauge", "app.kubernetes.io/name=gke-managed-dcgm-exporter"); err == nil {
-		t.Errorf("upper-case metric name served: %s", out)
-	}
+	// The exporter's own series under its upper-case name: the real adapter
+	// passes the name to Cloud Monitoring with its case, and finds it for
+	// the exporter pod (not for the vLLM pod: the pod label is the exporter's).
+	eventually(t, 30*time.Second, "upper-case DCGM metric of the exporter pod", func() (bool, string) {
+		out, err := customMetric(exporterNS, "prometheus.googleapis.com|DCGM_FI_DEV_GPU_UTIL|gauge", "app.kubernetes.io/name=gke-managed-dcgm-exporter")
+		return err == nil && strings.Contains(out, `"name":"dcgm-exporter-0"`), out
+	})
 
 	apply(t, tutorialGPURules)
 	eventually(t, 30*time.Second, "Rules ConfigurationCreateSuccess", func() (bool, string) {
@@ -112,17 +114,14 @@ func TestDCGMNeedsTheRelabellingRule(t *testing.T) {
 	})
 	time.Sleep(4 * time.Second) // a few evaluations and the ingestion delay
 	if out, err := customMetric(ns, "prometheus.googleapis.com|dcgm_fi_dev_gpu_util|gauge", "app=gemma-server"); err == nil ||
-		!strings.Contains(out, "could not find the metric") {
+		!strings.Contains(out, "could not find the descriptor") {
 		t.Fatalf("the tutorial's namespaced Rules gave the vLLM pods a GPU metric: %v %s", err, out)
 	}
 
-	rules, err := os.ReadFile(repo + "/embedded/library/components/metric-gpu-util/clusterrules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apply(t, strings.Replace(string(rules), "interval: 15s", "interval: 1s", 1))
+	metric, rules := env.GPUMetric(t)
+	apply(t, rules)
 	eventually(t, 30*time.Second, "per-pod GPU metric through the custom metrics API", func() (bool, string) {
-		out, err := customMetric(ns, "prometheus.googleapis.com|dcgm_fi_dev_gpu_util|gauge", "app=gemma-server")
+		out, err := customMetric(ns, metric, "app=gemma-server")
 		return err == nil && strings.Contains(out, `"name":"`+vllmPod+`"`) && strings.Contains(out, `"value":"80"`), out
 	})
 }

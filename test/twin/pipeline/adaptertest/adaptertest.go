@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,18 +84,26 @@ func Eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 
 // InstallAdapter applies the plugin's adapter manifests
 // (embedded/library/adapter) once and waits until the custom metrics
-// APIService is Available through the stand-in.
+// APIService is Available through the real adapter (which starts only once
+// its identity may read Cloud Monitoring: grant first).
 func (e *Env) InstallAdapter(t *testing.T) {
+	t.Helper()
+	e.ApplyAdapter(t)
+	Eventually(t, 90*time.Second, "APIService v1beta2.custom.metrics.k8s.io Available", func() (bool, string) {
+		out, err := e.Kubectl(context.Background(), "", "get", "apiservice", "v1beta2.custom.metrics.k8s.io",
+			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}`)
+		return err == nil && strings.HasPrefix(out, "True"), out
+	})
+}
+
+// ApplyAdapter applies the plugin's adapter manifests once, without
+// waiting.
+func (e *Env) ApplyAdapter(t *testing.T) {
 	t.Helper()
 	e.adapterOnce.Do(func() {
 		if _, err := e.Kubectl(context.Background(), "", "apply", "-k", filepath.Join(e.Repo, "embedded", "library", "adapter")); err != nil {
 			t.Fatal(err)
 		}
-	})
-	Eventually(t, 60*time.Second, "APIService v1beta2.custom.metrics.k8s.io Available", func() (bool, string) {
-		out, err := e.Kubectl(context.Background(), "", "get", "apiservice", "v1beta2.custom.metrics.k8s.io",
-			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}`)
-		return err == nil && strings.HasPrefix(out, "True"), out
 	})
 }
 
@@ -142,6 +152,7 @@ func (e *Env) SetProjectViewers(t *testing.T, members ...string) {
 // KSA's annotation.
 func (e *Env) GrantTutorialWay(t *testing.T) {
 	t.Helper()
+	e.ApplyAdapter(t)
 	p := e.Twin.Options.Project
 	accounts := e.GCP(t, "GET", "/v1/projects/"+p+"/serviceAccounts", nil)
 	if !strings.Contains(fmt.Sprint(accounts), GSA) {
@@ -151,8 +162,41 @@ func (e *Env) GrantTutorialWay(t *testing.T) {
 	e.GCP(t, "POST", "/v1/projects/"+p+"/serviceAccounts/"+GSA+":setIamPolicy", map[string]any{"policy": map[string]any{
 		"bindings": []any{map[string]any{"role": "roles/iam.workloadIdentityUser", "members": []string{member}}}}})
 	e.SetProjectViewers(t, "serviceAccount:"+GSA)
-	if _, err := e.Kubectl(context.Background(), "", "-n", "custom-metrics", "annotate", "--overwrite", "serviceaccount",
-		"custom-metrics-stackdriver-adapter", "iam.gke.io/gcp-service-account="+GSA); err != nil {
+	e.annotate(t, "iam.gke.io/gcp-service-account="+GSA)
+}
+
+// UsePrincipal is today's GKE docs' Workload Identity: the adapter's KSA
+// itself (no GSA annotation) holds roles/monitoring.viewer.
+func (e *Env) UsePrincipal(t *testing.T) {
+	t.Helper()
+	e.ApplyAdapter(t)
+	e.SetProjectViewers(t, e.Principal())
+	e.annotate(t, "iam.gke.io/gcp-service-account-")
+}
+
+// annotate changes the adapter KSA's GSA annotation; when that changes the
+// identity of a running adapter (whose token is cached for its life, as on
+// GKE), the adapter is restarted, as one has to on GKE.
+func (e *Env) annotate(t *testing.T, change string) {
+	t.Helper()
+	ctx := context.Background()
+	get := func() string {
+		out, _ := e.Kubectl(ctx, "", "-n", "custom-metrics", "get", "serviceaccount", "custom-metrics-stackdriver-adapter",
+			"-o", `jsonpath={.metadata.annotations.iam\.gke\.io/gcp-service-account}`)
+		return out
+	}
+	before := get()
+	if _, err := e.Kubectl(ctx, "", "-n", "custom-metrics", "annotate", "--overwrite", "serviceaccount",
+		"custom-metrics-stackdriver-adapter", change); err != nil {
+		t.Fatal(err)
+	}
+	if get() == before {
+		return
+	}
+	if _, err := e.Kubectl(ctx, "", "-n", "custom-metrics", "rollout", "restart", "deployment/custom-metrics-stackdriver-adapter"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Kubectl(ctx, "", "-n", "custom-metrics", "rollout", "status", "deployment/custom-metrics-stackdriver-adapter", "--timeout=90s"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -228,4 +272,20 @@ spec:
     scaleDown:
       stabilizationWindowSeconds: 0
 `, ns)
+}
+
+// GPUMetric is the custom metric the plugin's ClusterRules
+// (embedded/library/components/metric-gpu-util) records, as the HPA names
+// it, and the rules with a 1s interval.
+func (e *Env) GPUMetric(t *testing.T) (metric, rules string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.Repo, "embedded", "library", "components", "metric-gpu-util", "clusterrules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*- record: (\S+)`).FindStringSubmatch(string(data))
+	if m == nil {
+		t.Fatal("clusterrules.yaml records no metric")
+	}
+	return "prometheus.googleapis.com|" + m[1] + "|gauge", strings.Replace(string(data), "interval: 15s", "interval: 1s", 1)
 }

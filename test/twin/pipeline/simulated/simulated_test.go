@@ -16,8 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/load"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/tutorial"
 )
@@ -35,7 +35,7 @@ func run(m *testing.M) int {
 	tw, err := twin.Start(ctx, twin.Options{
 		Log: os.Stderr, HPASyncPeriod: 2 * time.Second, GPUNodes: 4, GoogleAPI: true,
 		Simulate: &runner.Options{Speed: 5, ModelLoadDelay: time.Second},
-		Metrics:  &twin.MetricsOptions{IngestionDelay: time.Second, AdapterWindow: 10 * time.Second, AdapterRateWindow: 10 * time.Second},
+		Metrics:  &twin.MetricsOptions{IngestionDelay: time.Second},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "twin: start:", err)
@@ -63,8 +63,8 @@ func TestTutorialUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	tw := env.Twin
 	ns := "demo"
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
-	env.SetProjectViewers(t, env.Principal())
 	env.Apply(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+ns+"\n")
 	if _, err := tw.Client.CoreV1().Secrets(ns).Create(ctx, tutorial.Secret(ns), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -82,11 +82,8 @@ func TestTutorialUnderLoad(t *testing.T) {
 		"-p", `[{"op":"replace","path":"/spec/endpoints/0/interval","value":"1s"}]`); err != nil {
 		t.Fatal(err)
 	}
-	rules, err := os.ReadFile(env.Repo + "/embedded/library/components/metric-gpu-util/clusterrules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.Apply(t, strings.Replace(string(rules), "interval: 15s", "interval: 1s", 1))
+	gpuMetric, rules := env.GPUMetric(t)
+	env.Apply(t, rules)
 	adaptertest.Eventually(t, 60*time.Second, "HPA computes the metric", func() (bool, string) {
 		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "True"), c
@@ -110,7 +107,7 @@ func TestTutorialUnderLoad(t *testing.T) {
 	t.Logf("1 -> 3+ replicas under 16 concurrent requests in %s", time.Since(began).Round(time.Second))
 	adaptertest.Eventually(t, 30*time.Second, "GPU utilisation of the vLLM pods through the custom metrics API", func() (bool, string) {
 		out, err := env.Kubectl(ctx, "", "get", "--raw", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/"+ns+"/pods/*/"+
-			url.PathEscape("prometheus.googleapis.com|dcgm_fi_dev_gpu_util|gauge")+"?labelSelector=app%3D"+tutorial.AppLabel)
+			url.PathEscape(gpuMetric)+"?labelSelector=app%3D"+tutorial.AppLabel)
 		return err == nil && strings.Contains(out, `"name":"`+tutorial.DeploymentName), out
 	})
 	stopLoad()

@@ -1,23 +1,24 @@
-package adapter_test
+package pipeline_test
 
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
 )
 
 // The tutorial's objects with IAM granted the tutorial's way (GSA +
 // workloadIdentityUser + KSA annotation): load scales the Deployment from 1
 // up, and it scales back down when the load stops.
 func TestTutorialHPAScalesUpAndDown(t *testing.T) {
-	env.InstallAdapter(t)
 	env.GrantTutorialWay(t)
+	env.InstallAdapter(t)
 	ns := "tutorial"
 	apply(t, tutorialWorkload(ns))
 	pods := newVLLMPods(t, ns)
@@ -55,40 +56,83 @@ func TestTutorialHPAScalesUpAndDown(t *testing.T) {
 	}
 }
 
-// Without monitoring.viewer the adapter's every query fails with the 403,
-// the HPA reports FailedGetPodsMetric and the adapter log shows the 403;
-// the direct-principal grant of today's GKE docs fixes it.
-func TestHPAFailsWithoutIAM(t *testing.T) {
+// A role lost while the adapter runs: the real adapter keeps running; a
+// query fails as a 500 carrying Cloud Monitoring's 403 (or, when the
+// metric's kind is not cached, as NotFound on the descriptor read), the HPA
+// reports FailedGetPodsMetric; the direct-principal grant of today's GKE
+// docs brings it back without a restart.
+func TestRoleLostLater(t *testing.T) {
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
-	env.SetProjectViewers(t) // nobody
 	ns := "noiam"
 	apply(t, tutorialWorkload(ns))
 	newVLLMPods(t, ns).setLoad(2)
 	apply(t, adaptertest.PodMonitoring(ns, 8081))
 	apply(t, adaptertest.TutorialHPA(ns))
+	eventually(t, 60*time.Second, "HPA computes the metric", func() (bool, string) {
+		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
+		return strings.HasPrefix(c, "True"), c
+	})
+	env.SetProjectViewers(t) // nobody
 	eventually(t, 60*time.Second, "HPA FailedGetPodsMetric with the 403", func() (bool, string) {
 		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
-		return strings.Contains(c, "FailedGetPodsMetric") && strings.Contains(c, "Permission monitoring.timeSeries.list denied"), c
+		return strings.Contains(c, "FailedGetPodsMetric") && (strings.Contains(c, "googleapi: Error 403: Permission monitoring.timeSeries.list denied") ||
+			strings.Contains(c, "could not find the descriptor")), c
 	})
 	out, _ := kubectl(context.Background(), "", "-n", ns, "get", "events", "--field-selector", "reason=FailedGetPodsMetric", "-o", "name")
 	if strings.TrimSpace(out) == "" {
 		t.Errorf("no FailedGetPodsMetric event in %s", ns)
 	}
-	if logs := env.AdapterLogs(); !strings.Contains(logs, "Error 403: Permission monitoring.timeSeries.list denied") {
-		t.Errorf("adapter log lacks the 403:\n%s", tail(logs, 5))
-	}
-	env.SetProjectViewers(t, env.Principal())
-	eventually(t, 30*time.Second, "HPA computes the metric once the principal is granted", func() (bool, string) {
+	env.UsePrincipal(t)
+	eventually(t, 30*time.Second, "HPA computes the metric once the principal is granted again", func() (bool, string) {
 		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
 		return strings.HasPrefix(c, "True"), c
 	})
 }
 
+// Without the role the real adapter exits at start-up (its descriptor list
+// is denied): the pod crash-loops, restartCount grows, the fatal line is in
+// `kubectl logs --previous`; granting the role lets the next restart stay
+// up and the APIService become Available.
+func TestCrashLoopsWithoutTheRole(t *testing.T) {
+	env.UsePrincipal(t)
+	env.InstallAdapter(t)
+	env.SetProjectViewers(t) // nobody
+	ctx := context.Background()
+	if _, err := kubectl(ctx, "", "-n", "custom-metrics", "delete", "pod", "-l", "k8s-app=custom-metrics-stackdriver-adapter", "--wait=false"); err != nil {
+		t.Fatal(err)
+	}
+	var pod string
+	eventually(t, 60*time.Second, "a new adapter pod restarted twice, last exit 255", func() (bool, string) {
+		out, _ := kubectl(ctx, "", "-n", "custom-metrics", "get", "pod", "-l", "k8s-app=custom-metrics-stackdriver-adapter",
+			"-o", `jsonpath={range .items[?(@.metadata.deletionTimestamp)]}deleting {end}{range .items[*]}{.metadata.name} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode} {.status.containerStatuses[0].lastState.terminated.reason} {.status.containerStatuses[0].state.waiting.reason};{end}`)
+		f := strings.Fields(strings.TrimSuffix(out, ";"))
+		if strings.Contains(out, "deleting") || len(f) != 5 {
+			return false, out
+		}
+		pod = f[0]
+		n, _ := strconv.Atoi(f[1])
+		return n >= 2 && f[2] == "255" && f[3] == "Error" && f[4] == "CrashLoopBackOff", out
+	})
+	prev, err := kubectl(ctx, "", "-n", "custom-metrics", "logs", pod, "--previous")
+	if err != nil || !strings.Contains(prev, "Failed request to stackdriver api") ||
+		!strings.Contains(prev, "Permission monitoring.metricDescriptors.list denied") {
+		t.Errorf("kubectl logs --previous lacks the fatal line: %v\n%s", err, tail(prev, 5))
+	}
+	env.UsePrincipal(t)
+	eventually(t, 60*time.Second, "adapter pod Ready after the grant", func() (bool, string) {
+		out, _ := kubectl(ctx, "", "-n", "custom-metrics", "get", "pod", pod, "-o",
+			`jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.containerStatuses[0].restartCount}`)
+		return strings.HasPrefix(out, "True"), out
+	})
+	env.InstallAdapter(t) // APIService Available again
+}
+
 // A PodMonitoring on the wrong port yields no metric and the HPA cannot
 // compute; the right port brings it back.
 func TestWrongPortThenFixed(t *testing.T) {
+	env.UsePrincipal(t)
 	env.InstallAdapter(t)
-	env.SetProjectViewers(t, env.Principal())
 	ns := "wrongport"
 	apply(t, tutorialWorkload(ns))
 	newVLLMPods(t, ns).setLoad(2)
@@ -96,7 +140,10 @@ func TestWrongPortThenFixed(t *testing.T) {
 	apply(t, adaptertest.TutorialHPA(ns))
 	eventually(t, 60*time.Second, "HPA cannot get the metric", func() (bool, string) {
 		c := env.HPACondition(ns, "gemma-server-hpa", "ScalingActive")
-		return strings.HasPrefix(c, "False FailedGetPodsMetric") && strings.Contains(c, "could not find the metric"), c
+		// The real adapter: no series for the pods is a 200 with an empty
+		// list (or NotFound when the metric has no descriptor at all).
+		return strings.HasPrefix(c, "False FailedGetPodsMetric") &&
+			(strings.Contains(c, "no metrics returned from custom metrics API") || strings.Contains(c, "could not find the descriptor")), c
 	})
 	eventually(t, 10*time.Second, "up == 0 for the wrong port", func() (bool, string) {
 		up := col.Store.Select(time.Now().Add(-time.Minute), time.Now(), labels.MustNewMatcher(labels.MatchEqual, "__name__", "up"),
@@ -118,7 +165,7 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// The stand-in serves only through a ready pod of the plugin's adapter
+// The adapter serves only through a ready pod of the plugin's adapter
 // Deployment: scaled to zero, the APIService becomes unavailable.
 func TestServesOnlyWithAReadyAdapterPod(t *testing.T) {
 	env.InstallAdapter(t)

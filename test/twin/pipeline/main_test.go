@@ -1,4 +1,4 @@
-package adapter_test
+package pipeline_test
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/gmp"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
 )
 
 // The twin every test here shares: a short HPA sync period, the local
 // Google API server and the metrics pipeline (Managed Prometheus emulation,
-// stand-in adapter); the tests apply the plugin's own adapter manifests
+// local Cloud Monitoring, the real adapter); the tests apply the plugin's own adapter manifests
 // (embedded/library/adapter) with kubectl apply -k.
 var (
 	tw   *twin.Twin
@@ -39,7 +39,8 @@ func run(m *testing.M) int {
 	}
 	tw, err = twin.Start(ctx, twin.Options{
 		Log: os.Stderr, HPASyncPeriod: 2 * time.Second, GoogleAPI: true,
-		Metrics: &twin.MetricsOptions{IngestionDelay: time.Second, AdapterWindow: 8 * time.Second, AdapterRateWindow: 8 * time.Second},
+		// A shorter restart back-off than a kubelet's 10s keeps the crash-loop test short.
+		Metrics: &twin.MetricsOptions{IngestionDelay: time.Second, BackOff: 2 * time.Second, MaxBackOff: 8 * time.Second},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "twin: start:", err)

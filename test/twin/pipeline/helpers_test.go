@@ -1,4 +1,4 @@
-package adapter_test
+package pipeline_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
 )
 
 var eventually = adaptertest.Eventually
