@@ -18,8 +18,8 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/native"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
 )
 
 // A twin with the GKE-native stand-in only (no Managed Prometheus, no

@@ -11,8 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/adapter/adaptertest"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/native"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
 )
 
 // setup runs the plugin's setup against the twin.
