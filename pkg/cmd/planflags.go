@@ -39,8 +39,11 @@ func (f *planFlags) complete(cmd *cobra.Command, args []string) error {
 		}
 		lib.Deployment = args[0]
 	}
-	f.library = lib
 	f.given = givenFlags(cmd)
+	if !f.given("path") {
+		lib.Path = kustomize.PathAuto // setup and diff choose from the cluster
+	}
+	f.library = lib
 	return nil
 }
 
@@ -51,6 +54,9 @@ func (f *planFlags) validate() error {
 	check := f.library
 	if check.Deployment == "" {
 		check.Deployment = "placeholder"
+	}
+	if check.Path == kustomize.PathAuto {
+		check.Path = kustomize.PathAdapter // the native path's own checks run once the path is chosen
 	}
 	check.Complete()
 	return check.Validate()

@@ -31,7 +31,9 @@ func NewCmdRender(streams genericiooptions.IOStreams, cf *genericclioptions.Conf
 		Short: "Print the manifests setup would apply, without a cluster",
 		Long: `Render the whole chain - the adapter, Workload Identity annotation, PodMonitoring,
 GPU recording rules and the HPA - from the embedded manifest library. Nothing is
-sent to a cluster or to Google Cloud.
+sent to a cluster or to Google Cloud. With --path native, render GKE's
+AutoscalingMetric and the HPA instead (render has no cluster, so it never
+chooses the path itself: --path auto is for setup and diff).
 
 With --export DIR, write a self-contained kustomize directory instead: the
 library, a values.yaml with every parameter, and a kustomization.yaml;
@@ -44,6 +46,10 @@ library, a values.yaml with every parameter, and a kustomization.yaml;
 
   # Scale on queue length and KV cache together, as JSON
   kubectl infer-hpa render --deployment vllm --metric waiting=5 --metric kv-cache=0.8 -o json
+
+  # GKE-native path (GKE 1.35.1-gke.1396000+, Rapid, HPA performance profile):
+  # an AutoscalingMetric and the HPA, no adapter and no IAM
+  kubectl infer-hpa render --path native --deployment vllm --metric running=4
 
   # Write a kustomize directory for GitOps
   kubectl infer-hpa render --deployment vllm --export ./infer-hpa`,

@@ -22,6 +22,17 @@ type MetricKind struct {
 	Max string
 	// NeedsDCGM is true when the metric comes from the DCGM exporter.
 	NeedsDCGM bool
+	// NativeComponent is the component that adds it on the GKE-native path
+	// (--path native), or "" when GKE's AutoscalingMetric cannot serve it.
+	NativeComponent string
+	// PromName is the Prometheus series the pods expose (native path).
+	PromName string
+	// GaugeName is the AutoscalingMetric gauge's name, the last part of the
+	// name the HPA asks for on the native path.
+	GaugeName string
+	// Type is the Prometheus metric type of PromName; GKE's AutoscalingMetric
+	// takes gauges only.
+	Type string
 }
 
 // metricKinds is the catalogue of metrics, keyed by user-facing name. It is
@@ -29,13 +40,17 @@ type MetricKind struct {
 func metricKinds() map[string]MetricKind {
 	return map[string]MetricKind{
 		"running": {Name: "running", Component: "metric-running",
-			AdapterName: "prometheus.googleapis.com|vllm:num_requests_running|gauge", Default: "4"},
+			AdapterName: "prometheus.googleapis.com|vllm:num_requests_running|gauge", Default: "4",
+			NativeComponent: "native-running", PromName: "vllm:num_requests_running", GaugeName: "num-requests-running", Type: "gauge"},
 		"waiting": {Name: "waiting", Component: "metric-waiting",
-			AdapterName: "prometheus.googleapis.com|vllm:num_requests_waiting|gauge", Default: "3"},
+			AdapterName: "prometheus.googleapis.com|vllm:num_requests_waiting|gauge", Default: "3",
+			NativeComponent: "native-waiting", PromName: "vllm:num_requests_waiting", GaugeName: "num-requests-waiting", Type: "gauge"},
 		"kv-cache": {Name: "kv-cache", Component: "metric-kv-cache",
-			AdapterName: "prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge", Default: "800m", Max: "1"},
+			AdapterName: "prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge", Default: "800m", Max: "1",
+			NativeComponent: "native-kv-cache", PromName: "vllm:kv_cache_usage_perc", GaugeName: "kv-cache-usage-perc", Type: "gauge"},
 		"gpu-util": {Name: "gpu-util", Component: "metric-gpu-util",
-			AdapterName: "prometheus.googleapis.com|infer_hpa:dcgm_fi_dev_gpu_util|gauge", Default: "20", Max: "100", NeedsDCGM: true},
+			AdapterName: "prometheus.googleapis.com|infer_hpa:dcgm_fi_dev_gpu_util|gauge", Default: "20", Max: "100", NeedsDCGM: true,
+			PromName: "infer_hpa:dcgm_fi_dev_gpu_util", Type: "gauge"},
 	}
 }
 

@@ -77,6 +77,12 @@ type Options struct {
 	// AdapterNodesAny (for Autopilot). A planner that knows the cluster turns
 	// the selector off by setting AdapterNodesAny.
 	AdapterNodes string
+	// Path is how the HPA gets its metrics (--path): PathAdapter (the
+	// default) or PathNative; PathAuto is for setup/diff to resolve first.
+	Path string
+	// AutoscalingMetricName names the AutoscalingMetric on the native path
+	// (--autoscalingmetric-name, default: DEPLOYMENT-vllm).
+	AutoscalingMetricName string
 }
 
 // NewOptions returns the defaults: the tutorial's chain with vLLM's own
@@ -95,6 +101,7 @@ func NewOptions() Options {
 		GSAName:        DefaultGSAName,
 		AdapterImage:   DefaultAdapterImage,
 		AdapterNodes:   AdapterNodesMetadataServer,
+		Path:           PathAdapter,
 	}
 }
 
@@ -105,6 +112,9 @@ func (o *Options) Complete() {
 	}
 	if o.PodMonitoringName == "" && o.Deployment != "" {
 		o.PodMonitoringName = o.Deployment + "-vllm"
+	}
+	if o.AutoscalingMetricName == "" && o.Deployment != "" {
+		o.AutoscalingMetricName = o.Deployment + "-vllm"
 	}
 	if len(o.PodSelector) == 0 && o.Deployment != "" {
 		o.PodSelector = map[string]string{"app": o.Deployment}
@@ -126,7 +136,7 @@ var imageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9
 func (o *Options) Validate() error {
 	checks := []func() error{
 		o.validateNames, o.validateSelector, o.validateEndpoint,
-		o.validateReplicas, o.validateMetrics, o.validateModes,
+		o.validateReplicas, o.validateMetrics, o.validateModes, o.validateNative,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

@@ -58,8 +58,9 @@ func Overlay(o Options) (Files, error) {
 	}
 	files["values.yaml"] = values
 	if files["workload/kustomization.yaml"], err = marshal(types.Kustomization{
-		Namespace: o.Namespace,
-		Resources: []string{"../" + embedded.Root + "/workload"},
+		Namespace:  o.Namespace,
+		Resources:  []string{"../" + embedded.Root + "/workload"},
+		Components: workloadComponents(o),
 	}); err != nil {
 		return nil, err
 	}
@@ -89,19 +90,14 @@ func rootKustomization(o Options) types.Kustomization {
 			},
 		},
 	}
-	for i, m := range o.Metrics {
+	if o.Path == PathNative {
+		return nativeKustomization(o, k)
+	}
+	for _, m := range o.Metrics {
 		kind, _ := LookupMetric(m.Name)
 		k.Components = append(k.Components, lib(kind.Component))
-		if m.Target == nil {
-			continue
-		}
-		// Each metric component appends one entry, so metric i is at index i.
-		k.Patches = append(k.Patches, types.Patch{
-			Target: &types.Selector{ResId: resid.NewResIdKindOnly("HorizontalPodAutoscaler", "")},
-			Patch: fmt.Sprintf("- op: replace\n  path: /spec/metrics/%d/pods/target/averageValue\n  value: %q\n",
-				i, m.Target.String()),
-		})
 	}
+	k.Patches = targetPatches(o)
 	if o.Behavior != BehaviorKubernetes {
 		k.Components = append(k.Components, lib("behavior-"+o.Behavior))
 	}
@@ -116,6 +112,23 @@ func rootKustomization(o Options) types.Kustomization {
 	}
 	k.Components = append(k.Components, lib("params"))
 	return k
+}
+
+// targetPatches set the targets given with --metric NAME=TARGET. Each metric
+// component appends one entry, so metric i is at index i.
+func targetPatches(o Options) []types.Patch {
+	var patches []types.Patch
+	for i, m := range o.Metrics {
+		if m.Target == nil {
+			continue
+		}
+		patches = append(patches, types.Patch{
+			Target: &types.Selector{ResId: resid.NewResIdKindOnly("HorizontalPodAutoscaler", "")},
+			Patch: fmt.Sprintf("- op: replace\n  path: /spec/metrics/%d/pods/target/averageValue\n  value: %q\n",
+				i, m.Target.String()),
+		})
+	}
+	return patches
 }
 
 // valuesYAML sets the options into the library's commented values.yaml,
@@ -145,6 +158,9 @@ func valuesYAML(template []byte, o Options) ([]byte, error) {
 		{"minReplicas", intNode(o.MinReplicas)},
 		{"maxReplicas", intNode(o.MaxReplicas)},
 		{"adapterImage", kyaml.NewStringRNode(o.AdapterImage)},
+	}
+	if o.Path == PathNative {
+		fields = append(fields, field{"autoscalingMetricName", kyaml.NewStringRNode(o.AutoscalingMetricName)})
 	}
 	if o.WIMode == WIGSA {
 		fields = append(fields, field{"gsaEmail", kyaml.NewStringRNode(o.GSAEmail())})

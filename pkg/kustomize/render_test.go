@@ -61,8 +61,27 @@ func variants() map[string]Options {
 	}
 }
 
+// nativeVariants are the GKE-native path's (--path native) variants.
+func nativeVariants() map[string]Options {
+	o := NewOptions()
+	o.Deployment, o.Path = "vllm", PathNative
+	tut := tutorial()
+	tut.Path, tut.WIMode, tut.Project, tut.Namespace = PathNative, WIPrincipal, "", "llm"
+	tut.Metrics = []Metric{{Name: "running", Target: quantity("6")}, {Name: "waiting"}, {Name: "kv-cache", Target: quantity("0.7")}}
+	return map[string]Options{"native": o, "native-tutorial": tut}
+}
+
+// allVariants is every variant of both paths.
+func allVariants() map[string]Options {
+	all := variants()
+	for name, o := range nativeVariants() {
+		all[name] = o
+	}
+	return all
+}
+
 func TestGolden(t *testing.T) {
-	for name, o := range variants() {
+	for name, o := range allVariants() {
 		t.Run(name, func(t *testing.T) {
 			res, err := Render(o)
 			if err != nil {
@@ -96,7 +115,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Skip("kubectl is not on PATH: the export round trip needs the real kubectl")
 	}
-	for name, o := range variants() {
+	for name, o := range allVariants() {
 		t.Run(name, func(t *testing.T) {
 			res, err := Render(o)
 			if err != nil {

@@ -103,7 +103,7 @@ func TestTutorialReproduced(t *testing.T) {
 // TestNoReplicasOnTargets: nothing we render sets replicas on the vLLM
 // Deployment (the HPA owns it), and nothing is rendered for it at all.
 func TestNoReplicasOnTargets(t *testing.T) {
-	for name, o := range variants() {
+	for name, o := range allVariants() {
 		res, err := Render(o)
 		if err != nil {
 			t.Fatal(err)

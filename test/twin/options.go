@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/native"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
@@ -64,6 +65,15 @@ type Options struct {
 	// emulation, local Cloud Monitoring, and the real Stackdriver adapter
 	// for every adapter pod; needs GoogleAPI and BinDir/AdapterBinary).
 	Metrics *MetricsOptions
+
+	// Native, when set, serves GKE's AutoscalingMetric (package native: our
+	// CRD from GKE's docs, and a stand-in for GKE's managed metrics adapter
+	// on custom.metrics.k8s.io).
+	Native *native.Options
+	// ServerVersion, when set, is the GKE-shaped version (v1.35.2-gke.1485000)
+	// clients of Twin.Kubeconfig see at /version (a loopback proxy in front
+	// of the apiserver; see version.go).
+	ServerVersion string
 
 	// Log receives progress lines; nil discards them.
 	Log io.Writer

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/native"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/sim/runner"
 )
 
@@ -50,6 +51,11 @@ type Twin struct {
 	// Monitoring and the adapter pods' supervisor (nil unless
 	// Options.Metrics).
 	Metrics *Metrics
+	// Native is the GKE-native metrics stand-in (nil unless Options.Native).
+	Native    *native.Server
+	nativeLog *os.File
+	// versionProxy serves Options.ServerVersion (nil unless set).
+	versionProxy *http.Server
 }
 
 // Start brings up a twin and returns when nodes are Ready and the default
@@ -191,7 +197,13 @@ func (t *Twin) start(ctx context.Context) error {
 	if err := t.startSimulation(ctx); err != nil {
 		return err
 	}
-	return t.startMetrics(ctx, logDir)
+	if err := t.startMetrics(ctx, logDir); err != nil {
+		return err
+	}
+	if err := t.startNative(ctx); err != nil {
+		return err
+	}
+	return t.startVersionProxy(p, server)
 }
 
 func (t *Twin) run(logDir, name string, args ...string) error {
@@ -277,6 +289,18 @@ func (t *Twin) Stop() error {
 }
 
 func (t *Twin) stop(removeDir bool) error {
+	if t.Native != nil {
+		t.Native.Stop()
+		t.Native = nil
+	}
+	if t.versionProxy != nil {
+		_ = t.versionProxy.Close()
+		t.versionProxy = nil
+	}
+	if t.nativeLog != nil {
+		t.nativeLog.Close()
+		t.nativeLog = nil
+	}
 	if t.Metrics != nil {
 		t.Metrics.Stop()
 		t.Metrics = nil
