@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -33,8 +32,7 @@ vllm:gpu_cache_usage_perc{model_name="m"} 0.1
 `
 )
 
-// apiserver is the part of an apiserver the check talks to: access
-// reviews, the pod list and the pod proxy (which a fake clientset cannot
+// apiserver is the part of an apiserver the check talks to: the pod list and the pod proxy (which a fake clientset cannot
 // serve), over real HTTP.
 type apiserver struct {
 	pods       []corev1.Pod
@@ -47,11 +45,6 @@ type apiserver struct {
 func (a *apiserver) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
-	case r.Method == "POST" && r.URL.Path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
-		var ssar authv1.SelfSubjectAccessReview
-		_ = json.NewDecoder(r.Body).Decode(&ssar)
-		ssar.Status.Allowed = !(a.denyProxy && ssar.Spec.ResourceAttributes.Subresource == "proxy")
-		_ = json.NewEncoder(w).Encode(ssar)
 	case r.Method == "GET" && r.URL.Path == "/api/v1/namespaces/ns/pods":
 		if r.URL.Query().Get("labelSelector") != "app=vllm" {
 			http.Error(w, "bad selector "+r.URL.Query().Get("labelSelector"), 400)
@@ -60,6 +53,12 @@ func (a *apiserver) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(corev1.PodList{Items: a.pods})
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/ns/pods/vllm-ready:8000/proxy/"):
 		a.proxyCalls++
+		if a.denyProxy {
+			w.WriteHeader(http.StatusForbidden)
+			_ = json.NewEncoder(w).Encode(metav1.Status{Status: metav1.StatusFailure, Reason: metav1.StatusReasonForbidden, Code: http.StatusForbidden,
+				Message: `pods "vllm-ready:8000" is forbidden: User "u" cannot get resource "pods/proxy" in API group "" in the namespace "ns"`})
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		if a.proxyCode != 0 {
 			w.WriteHeader(a.proxyCode)
@@ -167,8 +166,8 @@ func TestMetricsServedWarnings(t *testing.T) {
 		if c := r.Checks[0]; !c.OK || !c.Warn || !strings.Contains(c.Detail, tc.want) {
 			t.Errorf("%s: %+v", name, c)
 		}
-		if name == "no proxy" && tc.a.proxyCalls != 0 {
-			t.Errorf("proxied without permission")
+		if name == "no proxy" && tc.a.proxyCalls != 1 {
+			t.Errorf("no proxy: %d proxy requests, want the one the apiserver refused", tc.a.proxyCalls)
 		}
 	}
 	r, _ := runMetricsCheck(t, &apiserver{pods: []corev1.Pod{pod("vllm-ready", true)}, proxyCode: 404}, "running")
