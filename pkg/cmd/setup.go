@@ -19,12 +19,11 @@ import (
 type SetupOptions struct {
 	planFlags
 
-	DryRun         string
-	Output         string
-	Timeout        time.Duration
-	ForceConflicts bool
-	SkipIAM        bool
-	PrintGcloud    bool
+	DryRun      string
+	Output      string
+	Timeout     time.Duration
+	SkipIAM     bool
+	PrintGcloud bool
 
 	dryRun apply.DryRunMode
 	genericiooptions.IOStreams
@@ -66,18 +65,17 @@ not create are never changed without --force-conflicts, and never deleted.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.manifest.AddFlags(cmd.Flags())
-	addApplyFlags(cmd, &o.DryRun, &o.Timeout, &o.ForceConflicts)
+	o.addPlanFlags(cmd)
+	addApplyFlags(cmd, &o.DryRun, &o.Timeout)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "With --dry-run=client: print the objects as yaml or json")
 	cmd.Flags().BoolVar(&o.SkipIAM, "skip-iam", false, "Leave Google Cloud IAM alone (grant the adapter roles/monitoring.viewer yourself)")
 	cmd.Flags().BoolVar(&o.PrintGcloud, "print-gcloud", false, printGcloudHelp)
 	return cmd
 }
 
-func addApplyFlags(cmd *cobra.Command, dryRun *string, timeout *time.Duration, force *bool) {
+func addApplyFlags(cmd *cobra.Command, dryRun *string, timeout *time.Duration) {
 	cmd.Flags().StringVar(dryRun, "dry-run", "none", "none, client (print what would be applied, no request that writes) or server (the apiserver validates, nothing persists)")
 	cmd.Flags().DurationVar(timeout, "timeout", 5*time.Minute, "How long each wait (adapter ready, APIServices Available) may take")
-	cmd.Flags().BoolVar(force, "force-conflicts", false, "Take fields owned by other field managers, and apply over objects and APIServices that are not ours")
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
 }
 
@@ -114,7 +112,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, checks, err := s.planAndCheck(ctx, o.input(s), o.ForceConflicts)
+	p, checks, err := o.plan(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -125,7 +123,6 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if err := checks.Err(); err != nil {
 		return err
 	}
-	p.Disown(checks.Foreign, checks.ExistingNamespaces)
 	var iam *iamStep
 	if !o.SkipIAM {
 		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
@@ -139,7 +136,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		return printObjects(o.Out, p.WithParent(), o.Output)
 	}
 	progress := apply.NewProgress(o.Out)
-	a := &apply.Applier{Clients: s.env.Clients, Force: o.ForceConflicts, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
+	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
 	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
 	if err != nil {
 		return fmt.Errorf("setup stopped: %w\n%s", err, doneSoFar(rep))
