@@ -11,8 +11,12 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
 // SetupOptions holds the state of `setup`.
@@ -25,7 +29,8 @@ type SetupOptions struct {
 	SkipIAM     bool
 	PrintGcloud bool
 
-	dryRun apply.DryRunMode
+	dryRun       apply.DryRunMode
+	timeoutGiven bool
 	genericiooptions.IOStreams
 }
 
@@ -84,6 +89,7 @@ func (o *SetupOptions) Complete(cmd *cobra.Command, args []string) error {
 	if err := o.planFlags.complete(cmd, args); err != nil {
 		return err
 	}
+	o.timeoutGiven = cmd.Flags().Changed("timeout")
 	var err error
 	o.dryRun, err = apply.ParseDryRun(o.DryRun)
 	return err
@@ -135,22 +141,64 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		}
 		return printObjects(o.Out, p.WithParent(), o.Output)
 	}
-	progress := apply.NewProgress(o.Out)
-	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
-	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
-	if err != nil {
-		return fmt.Errorf("setup stopped: %w\n%s", err, doneSoFar(rep))
-	}
+	// The Google side comes first: the real adapter exits at start-up
+	// without roles/monitoring.viewer, so granting after waiting for it
+	// would never be reached.
+	granted := false
 	switch {
 	case iam == nil && o.SkipIAM && p.Options.WIMode != kustomize.WINone:
 		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
 	case iam != nil:
 		if err := iam.do(ctx, o.Out, o.ErrOut, false, o.dryRun.On(), o.PrintGcloud, "grant the adapter roles/monitoring.viewer"); err != nil {
-			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nthe cluster side is done (%s): fix the above and rerun setup", err, summary(rep))
+			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nnothing was applied to the cluster: fix the above and rerun setup", err)
 		}
+		granted = !o.dryRun.On() && !o.PrintGcloud
+	}
+	progress := apply.NewProgress(o.Out)
+	w := &adapterWait{kube: s.env.Kube, deferIAM: !granted && p.Options.WIMode != kustomize.WINone, grant: o.grantHint(p)}
+	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress,
+		Explain: w.explain, Adopted: adopted(p.Options.Namespace, o.Adopt)}
+	if granted && !o.timeoutGiven {
+		a.ReadyTimeout = FreshGrantTimeout
+	}
+	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
+	var deferred *apply.Deferred
+	if errors.As(err, &deferred) {
+		fmt.Fprintf(o.Out, "setup applied: %s; inventory %s\n", summary(rep), p.Set)
+		fmt.Fprintf(o.Out, "one step remains: %s\n", deferred.Reason)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("setup stopped: %w%s\n%s", err, w.advice(), doneSoFar(rep))
 	}
 	fmt.Fprintf(o.Out, "setup %s: %s; inventory %s\n", doneWord(o.dryRun), summary(rep), p.Set)
 	return nil
+}
+
+// FreshGrantTimeout is how long setup waits for the adapter after it
+// granted the role itself (unless --timeout is given): IAM takes a minute
+// or more to reach the adapter, and the pod's CrashLoopBackOff waits up to
+// 5 minutes between restarts.
+const FreshGrantTimeout = 10 * time.Minute
+
+// grantHint is the exact grant the adapter needs, as gcloud commands.
+func (o *SetupOptions) grantHint(p *plan.Plan) string {
+	step, err := newIAMStep(context.Background(), p.Options.WIMode, p.Options.Project, p.Options.GSAName, false)
+	if err != nil || step == nil {
+		return fmt.Sprintf("grant roles/monitoring.viewer in the cluster's project to the adapter's Kubernetes service account %s/%s (--wi-mode %s)", preflight.AdapterNamespace, preflight.AdapterService, p.Options.WIMode)
+	}
+	var b strings.Builder
+	step.printGcloud(&b, false, "  ")
+	return "grant the adapter roles/monitoring.viewer (or rerun setup without --skip-iam/--print-gcloud):\n" + strings.TrimRight(b.String(), "\n")
+}
+
+func adopted(namespace, name string) func(*unstructured.Unstructured) bool {
+	if name == "" {
+		return nil
+	}
+	return func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "PodMonitoring" && o.GetNamespace() == namespace && o.GetName() == name
+	}
 }
 
 func doneWord(m apply.DryRunMode) string {
