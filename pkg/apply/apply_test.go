@@ -134,7 +134,9 @@ func TestWaitDeferred(t *testing.T) {
 	notReady := func(*unstructured.Unstructured) (bool, string) { return false, "not ready" }
 	start := time.Now()
 	err := a.waitFor(context.Background(), "x", "y", []*unstructured.Unstructured{obj}, notReady,
-		func(context.Context, *unstructured.Unstructured) (string, error) { return "", &Deferred{Reason: "grant it"} }, time.Minute)
+		func(context.Context, *unstructured.Unstructured) (string, error) {
+			return "", &Deferred{Reason: "grant it"}
+		}, time.Minute)
 	var d *Deferred
 	if !errors.As(err, &d) || d.Reason != "grant it" || time.Since(start) > 10*time.Second {
 		t.Fatalf("waitFor = %v after %s", err, time.Since(start))
