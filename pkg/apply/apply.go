@@ -49,7 +49,26 @@ type Applier struct {
 	Progress *Progress
 	// Parallel bounds the requests in flight within a level (0: 8).
 	Parallel int
+	// ReadyTimeout, when set, bounds the wait for the adapter instead of
+	// Timeout (setup waits longer after a fresh IAM grant).
+	ReadyTimeout time.Duration
+	// Explain, when set, is asked why a Deployment is not Ready yet; its
+	// answer replaces kstatus' message. A *Deferred error ends the wait:
+	// Apply applies the remaining levels without waiting and returns it.
+	Explain func(ctx context.Context, live *unstructured.Unstructured) (string, error)
+	// Adopted, when set, says which objects the user adopted by name:
+	// they are applied with Force.
+	Adopted func(obj *unstructured.Unstructured) bool
 }
+
+// Deferred ends a wait for a reason outside the cluster (the adapter
+// waits for an IAM grant the user makes): what follows is applied without
+// waiting, and Apply returns it.
+type Deferred struct {
+	Reason string
+}
+
+func (d *Deferred) Error() string { return d.Reason }
 
 // Stamp adds the applied-hash annotation to obj (before it is labelled into
 // an ApplySet, so the hash covers only the plan).
@@ -84,7 +103,8 @@ func (a *Applier) ApplyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	if err != nil {
 		return "", nil, err
 	}
-	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &a.Force}
+	force := a.Force || a.Adopted != nil && a.Adopted(obj)
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
 	if a.DryRun.On() {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}

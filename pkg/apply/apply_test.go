@@ -1,11 +1,17 @@
 package apply
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/test/kubefake"
 )
 
 func TestApplySetIDMatchesKubectl(t *testing.T) {
@@ -117,5 +123,34 @@ func TestLevels(t *testing.T) {
 	}
 	if deleteRank(schema.GroupKind{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}) >= deleteRank(schema.GroupKind{Kind: "Namespace"}) {
 		t.Fatal("the HPA must be deleted before the namespace")
+	}
+}
+
+// A *Deferred from explain ends a wait at once and is returned as is.
+func TestWaitDeferred(t *testing.T) {
+	c := kubefake.New(nil, kubefake.Object("apps/v1", "Deployment", "custom-metrics", "adapter", nil, map[string]any{"replicas": int64(1)}))
+	a := &Applier{Clients: Clients{Dynamic: c.Dynamic, Mapper: c.Mapper}, Timeout: time.Minute}
+	obj := kubefake.Object("apps/v1", "Deployment", "custom-metrics", "adapter", nil, nil)
+	notReady := func(*unstructured.Unstructured) (bool, string) { return false, "not ready" }
+	start := time.Now()
+	err := a.waitFor(context.Background(), "x", "y", []*unstructured.Unstructured{obj}, notReady,
+		func(context.Context, *unstructured.Unstructured) (string, error) {
+			return "", &Deferred{Reason: "grant it"}
+		}, time.Minute)
+	var d *Deferred
+	if !errors.As(err, &d) || d.Reason != "grant it" || time.Since(start) > 10*time.Second {
+		t.Fatalf("waitFor = %v after %s", err, time.Since(start))
+	}
+}
+
+// Issue 11, item 2: an APIService failing its discovery check names the
+// private-cluster firewall.
+func TestAvailableNamesFirewall(t *testing.T) {
+	u := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"conditions": []any{
+		map[string]any{"type": "Available", "status": "False", "reason": "FailedDiscoveryCheck", "message": "failing or missing response from https://10.0.0.5:443"},
+	}}}}
+	ok, why := Available(u)
+	if ok || !strings.Contains(why, "443 and 10250") || !strings.Contains(why, "private GKE cluster") {
+		t.Errorf("Available = %v %q", ok, why)
 	}
 }

@@ -54,13 +54,22 @@ func (a *Applier) Apply(ctx context.Context, set ApplySet, objs []*unstructured.
 	a.Progress.Object(Ref(parent), string(out), a.DryRun)
 	rep.Results = append(rep.Results, Result{Ref: Ref(parent), Outcome: out})
 
+	var deferred *Deferred
 	for _, level := range Levels(objs) {
 		lives, results, err := a.applyLevel(ctx, level.Objects)
 		rep.Results = append(rep.Results, results...)
 		if err != nil {
 			return rep, err
 		}
-		if err := a.waitLevel(ctx, level, lives); err != nil {
+		if deferred != nil {
+			if level.Wait != WaitNone {
+				a.Progress.Printf("not waiting for the %s: %s", level.Name, deferred.Reason)
+			}
+			continue
+		}
+		if err := a.waitLevel(ctx, level, lives); errors.As(err, &deferred) {
+			continue
+		} else if err != nil {
 			return rep, err
 		}
 	}
@@ -72,15 +81,24 @@ func (a *Applier) Apply(ctx context.Context, set ApplySet, objs []*unstructured.
 	if _, _, err := a.ApplyOne(ctx, final); err != nil {
 		return rep, err
 	}
+	if deferred != nil {
+		return rep, deferred
+	}
 	return rep, nil
 }
 
 func (a *Applier) waitLevel(ctx context.Context, level Level, lives []*unstructured.Unstructured) error {
 	var cond Condition
 	var what, done string
+	var explain func(context.Context, *unstructured.Unstructured) (string, error)
+	timeout := a.Timeout
 	switch level.Wait {
 	case WaitReady:
 		cond, what, done = Ready, "the adapter to be ready", "the adapter is ready"
+		explain = a.Explain
+		if a.ReadyTimeout > 0 {
+			timeout = a.ReadyTimeout
+		}
 	case WaitAvailable:
 		cond, what, done = Available, "the metrics APIs to be Available", "the metrics APIs are Available"
 	default:
@@ -99,7 +117,7 @@ func (a *Applier) waitLevel(ctx context.Context, level Level, lives []*unstructu
 			objs = append(objs, l)
 		}
 	}
-	return a.WaitFor(ctx, what, done, objs, cond)
+	return a.waitFor(ctx, what, done, objs, cond, explain, timeout)
 }
 
 // prune deletes members of the set that the plan no longer has.

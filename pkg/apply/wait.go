@@ -48,10 +48,18 @@ func Available(live *unstructured.Unstructured) (bool, string) {
 		if m["status"] == "True" {
 			return true, ""
 		}
-		return false, fmt.Sprintf("Available=%v (%v: %v)", m["status"], m["reason"], m["message"])
+		msg := fmt.Sprintf("Available=%v (%v: %v)", m["status"], m["reason"], m["message"])
+		if m["reason"] == "FailedDiscoveryCheck" {
+			msg += "; " + FirewallHint
+		}
+		return false, msg
 	}
 	return false, "Available condition not reported yet"
 }
+
+// FirewallHint is the likely cause of an APIService that fails its
+// discovery check on GKE: the aggregator dials the adapter pod directly.
+const FirewallHint = "on a private GKE cluster the likely cause is the control-plane firewall: GKE's own rule lets only TCP 443 and 10250 reach the nodes, so the adapter must serve on 443 in its pod (setup's does; check --adapter-image and any firewall rule of yours that blocks the control plane's range from the nodes on 443)"
 
 // Gone holds when the object does not exist any more.
 func Gone(live *unstructured.Unstructured) (bool, string) {
@@ -69,6 +77,12 @@ func Gone(live *unstructured.Unstructured) (bool, string) {
 // prints "done after ELAPSED"; on timeout the error names each object and
 // what it is stuck on.
 func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstructured.Unstructured, cond Condition) error {
+	return a.waitFor(ctx, what, done, objs, cond, nil, a.Timeout)
+}
+
+// waitFor is WaitFor with explain, which may say better why an object is
+// stuck (or end the wait with an error), and a timeout.
+func (a *Applier) waitFor(ctx context.Context, what, done string, objs []*unstructured.Unstructured, cond Condition, explain func(context.Context, *unstructured.Unstructured) (string, error), timeout time.Duration) error {
 	pending := map[int]string{}
 	stuck, failed := map[int]bool{}, map[int]bool{}
 	for i := range objs {
@@ -86,20 +100,31 @@ func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstru
 				}
 				continue
 			}
-			if ok, why := cond(live); ok {
+			ok, why := cond(live)
+			if ok {
 				delete(pending, i)
-			} else {
-				pending[i], stuck[i] = why, true
+				continue
 			}
+			if explain != nil && live != nil {
+				better, err := explain(ctx, live)
+				if err != nil {
+					return false, err
+				}
+				if better != "" {
+					why = better
+				}
+			}
+			pending[i], stuck[i] = why, true
 		}
 		return len(pending) == 0, nil
 	}
-	if ok, _ := check(ctx); ok {
-		a.Progress.Printf("%s", done)
-		return nil
+	if ok, err := check(ctx); ok || err != nil {
+		if err == nil {
+			a.Progress.Printf("%s", done)
+		}
+		return err
 	}
 	finish := a.Progress.Wait(what, done)
-	timeout := a.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
@@ -109,6 +134,10 @@ func (a *Applier) WaitFor(ctx context.Context, what, done string, objs []*unstru
 	if err == nil {
 		finish(nil)
 		return nil
+	}
+	if !wait.Interrupted(err) && ctx.Err() == nil {
+		finish(err) // explain ended the wait (a *Deferred, say)
+		return err
 	}
 	var msgs []error
 	for i, stuck := range pending {

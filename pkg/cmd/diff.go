@@ -9,7 +9,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
 // DiffOptions holds the state of `diff`.
@@ -27,6 +26,8 @@ func NewCmdDiff(streams genericiooptions.IOStreams, cf *genericclioptions.Config
 		Long: `Plan exactly as setup does, ask the apiserver what every changed object would
 become (a server-side dry run: nothing persists), and print a unified diff
 against the live objects; objects setup would prune are shown as deleted.
+diff runs setup's preflight checks on the same plan: when one fails, it
+prints them and exits 2, as setup would stop there.
 
 Exit status: 0 when setup would change nothing, 1 when it would, >1 on error
 (as kubectl diff).`,
@@ -42,7 +43,7 @@ Exit status: 0 when setup would change nothing, 1 when it would, >1 on error
 			return o.Run(cmd.Context())
 		},
 	}
-	o.manifest.AddFlags(cmd.Flags())
+	o.addPlanFlags(cmd)
 	addProjectMismatchFlag(cmd, &o.planFlags)
 	return cmd
 }
@@ -67,10 +68,14 @@ func (o *DiffOptions) diff(ctx context.Context) ([]apply.ObjectDiff, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Build(ctx, s.env, o.input(s))
+	p, checks, err := o.plan(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	a := &apply.Applier{Clients: s.env.Clients}
+	if err := checks.Err(); err != nil {
+		checks.Print(o.ErrOut)
+		return nil, fmt.Errorf("setup would stop here: %w", err)
+	}
+	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force}
 	return a.Diff(ctx, p.Set, p.Objects)
 }

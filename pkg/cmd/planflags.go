@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
 // planFlags are what setup and diff share: the cluster and manifest flags,
@@ -17,10 +19,22 @@ type planFlags struct {
 	configFlags *genericclioptions.ConfigFlags
 	manifest    *ManifestFlags
 
+	// Force is --force-conflicts; Adopt is --adopt-podmonitoring.
+	Force bool
+	Adopt string
+
 	library kustomize.Options
 	given   func(string) bool
 	// allowProjectMismatch is --allow-project-mismatch (addProjectMismatchFlag binds it).
 	allowProjectMismatch bool
+}
+
+// addPlanFlags binds the flags that change what setup plans besides the
+// manifest flags: diff takes them too, so that it plans as setup does.
+func (f *planFlags) addPlanFlags(cmd *cobra.Command) {
+	f.manifest.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&f.Force, "force-conflicts", false, "Take fields owned by other field managers, and apply over objects and APIServices that are not ours")
+	cmd.Flags().StringVar(&f.Adopt, "adopt-podmonitoring", "", "Take over the PodMonitoring of this name that already scrapes the vLLM pods (e.g. the tutorial's): setup manages it from then on, and cleanup deletes it")
 }
 
 func newPlanFlags(cf *genericclioptions.ConfigFlags) planFlags {
@@ -38,6 +52,12 @@ func (f *planFlags) complete(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("the DEPLOYMENT argument %q and --deployment %q differ: give one", args[0], lib.Deployment)
 		}
 		lib.Deployment = args[0]
+	}
+	if f.Adopt != "" {
+		if cmd.Flags().Changed("podmonitoring-name") && lib.PodMonitoringName != f.Adopt {
+			return fmt.Errorf("--adopt-podmonitoring %q and --podmonitoring-name %q differ: give one (adopting names our PodMonitoring after the one adopted)", f.Adopt, lib.PodMonitoringName)
+		}
+		lib.PodMonitoringName = f.Adopt
 	}
 	f.given = givenFlags(cmd)
 	if !f.given("path") {
@@ -63,5 +83,10 @@ func (f *planFlags) validate() error {
 }
 
 func (f *planFlags) input(s *session) plan.Input {
-	return plan.Input{Options: f.library, Given: f.given, Context: s.context, AllowProjectMismatch: f.allowProjectMismatch}
+	return plan.Input{Options: f.library, Given: f.given, Context: s.context, Force: f.Force, Adopt: f.Adopt, AllowProjectMismatch: f.allowProjectMismatch}
+}
+
+// plan is what setup and diff both do before they differ: plan.Make.
+func (f *planFlags) plan(ctx context.Context, s *session) (*plan.Plan, *preflight.Result, error) {
+	return plan.Make(ctx, s.env, f.input(s))
 }

@@ -11,7 +11,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
@@ -55,18 +54,6 @@ func givenFlags(cmd *cobra.Command) func(string) bool {
 		f := cmd.Flags().Lookup(name)
 		return f != nil && f.Changed
 	}
-}
-
-// planAndCheck builds the plan and runs the preflight checks on it.
-func (s *session) planAndCheck(ctx context.Context, in plan.Input, force bool) (*plan.Plan, *preflight.Result, error) {
-	p, err := plan.Build(ctx, s.env, in)
-	if err != nil {
-		return nil, nil, err
-	}
-	res := preflight.Run(ctx, s.env, preflight.Input{
-		Options: p.Options, Deployment: p.Target.Deployment, Objects: p.WithParent(), Force: force,
-	})
-	return p, res, nil
 }
 
 // sharedKeeper keeps shared objects when another infer-hpa inventory

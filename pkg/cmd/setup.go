@@ -11,22 +11,26 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
 // SetupOptions holds the state of `setup`.
 type SetupOptions struct {
 	planFlags
 
-	DryRun         string
-	Output         string
-	Timeout        time.Duration
-	ForceConflicts bool
-	SkipIAM        bool
-	PrintGcloud    bool
+	DryRun      string
+	Output      string
+	Timeout     time.Duration
+	SkipIAM     bool
+	PrintGcloud bool
 
-	dryRun apply.DryRunMode
+	dryRun       apply.DryRunMode
+	timeoutGiven bool
 	genericiooptions.IOStreams
 }
 
@@ -66,19 +70,18 @@ not create are never changed without --force-conflicts, and never deleted.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.manifest.AddFlags(cmd.Flags())
+	o.addPlanFlags(cmd)
 	addProjectMismatchFlag(cmd, &o.planFlags)
-	addApplyFlags(cmd, &o.DryRun, &o.Timeout, &o.ForceConflicts)
+	addApplyFlags(cmd, &o.DryRun, &o.Timeout)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "With --dry-run=client: print the objects as yaml or json")
 	cmd.Flags().BoolVar(&o.SkipIAM, "skip-iam", false, "Leave Google Cloud IAM alone (grant the adapter roles/monitoring.viewer yourself)")
 	cmd.Flags().BoolVar(&o.PrintGcloud, "print-gcloud", false, printGcloudHelp)
 	return cmd
 }
 
-func addApplyFlags(cmd *cobra.Command, dryRun *string, timeout *time.Duration, force *bool) {
+func addApplyFlags(cmd *cobra.Command, dryRun *string, timeout *time.Duration) {
 	cmd.Flags().StringVar(dryRun, "dry-run", "none", "none, client (print what would be applied, no request that writes) or server (the apiserver validates, nothing persists)")
 	cmd.Flags().DurationVar(timeout, "timeout", 5*time.Minute, "How long each wait (adapter ready, APIServices Available) may take")
-	cmd.Flags().BoolVar(force, "force-conflicts", false, "Take fields owned by other field managers, and apply over objects and APIServices that are not ours")
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
 }
 
@@ -87,6 +90,7 @@ func (o *SetupOptions) Complete(cmd *cobra.Command, args []string) error {
 	if err := o.planFlags.complete(cmd, args); err != nil {
 		return err
 	}
+	o.timeoutGiven = cmd.Flags().Changed("timeout")
 	var err error
 	o.dryRun, err = apply.ParseDryRun(o.DryRun)
 	return err
@@ -115,7 +119,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, checks, err := s.planAndCheck(ctx, o.input(s), o.ForceConflicts)
+	p, checks, err := o.plan(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -126,7 +130,6 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if err := checks.Err(); err != nil {
 		return err
 	}
-	p.Disown(checks.Foreign, checks.ExistingNamespaces)
 	checks.RenameMetrics(p.Objects)
 	var iam *iamStep
 	if !o.SkipIAM {
@@ -140,25 +143,67 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		}
 		return printObjects(o.Out, p.WithParent(), o.Output)
 	}
-	progress := apply.NewProgress(o.Out)
-	a := &apply.Applier{Clients: s.env.Clients, Force: o.ForceConflicts, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
-	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
-	if err != nil {
-		if strings.Contains(err.Error(), "timed out after") { // a wait failed: doctor says which link is broken
-			return fmt.Errorf("setup stopped: %w\n%s\nto see which link of the chain is broken: kubectl infer-hpa doctor %s -n %s", err, doneSoFar(rep), p.Target.Deployment.Name, p.Target.Deployment.Namespace)
-		}
-		return fmt.Errorf("setup stopped: %w\n%s", err, doneSoFar(rep))
-	}
+	// The Google side comes first: the real adapter exits at start-up
+	// without roles/monitoring.viewer, so granting after waiting for it
+	// would never be reached.
+	granted := false
 	switch {
 	case iam == nil && o.SkipIAM && p.Options.WIMode != kustomize.WINone:
 		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
 	case iam != nil:
 		if err := iam.do(ctx, o.Out, o.ErrOut, false, o.dryRun.On(), o.PrintGcloud, "grant the adapter roles/monitoring.viewer"); err != nil {
-			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nthe cluster side is done (%s): fix the above and rerun setup", err, summary(rep))
+			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nnothing was applied to the cluster: fix the above and rerun setup", err)
 		}
+		granted = !o.dryRun.On() && !o.PrintGcloud
+	}
+	progress := apply.NewProgress(o.Out)
+	w := &adapterWait{kube: s.env.Kube, deferIAM: !granted && p.Options.WIMode != kustomize.WINone, grant: o.grantHint(p)}
+	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress,
+		Explain: w.explain, Adopted: adopted(p.Options.Namespace, o.Adopt)}
+	if granted && !o.timeoutGiven {
+		a.ReadyTimeout = FreshGrantTimeout
+	}
+	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
+	var deferred *apply.Deferred
+	if errors.As(err, &deferred) {
+		fmt.Fprintf(o.Out, "setup applied: %s; inventory %s\n", summary(rep), p.Set)
+		fmt.Fprintf(o.Out, "one step remains: %s\n", deferred.Reason)
+		return nil
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "timed out after") { // a wait failed: doctor says which link is broken
+			return fmt.Errorf("setup stopped: %w%s\n%s\nto see which link of the chain is broken: kubectl infer-hpa doctor %s -n %s", err, w.advice(), doneSoFar(rep), p.Target.Deployment.Name, p.Target.Deployment.Namespace)
+		}
+		return fmt.Errorf("setup stopped: %w%s\n%s", err, w.advice(), doneSoFar(rep))
 	}
 	fmt.Fprintf(o.Out, "setup %s: %s; inventory %s\n", doneWord(o.dryRun), summary(rep), p.Set)
 	return nil
+}
+
+// FreshGrantTimeout is how long setup waits for the adapter after it
+// granted the role itself (unless --timeout is given): IAM takes a minute
+// or more to reach the adapter, and the pod's CrashLoopBackOff waits up to
+// 5 minutes between restarts.
+const FreshGrantTimeout = 10 * time.Minute
+
+// grantHint is the exact grant the adapter needs, as gcloud commands.
+func (o *SetupOptions) grantHint(p *plan.Plan) string {
+	step, err := newIAMStep(context.Background(), p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, false)
+	if err != nil || step == nil {
+		return fmt.Sprintf("grant roles/monitoring.viewer in the cluster's project to the adapter's Kubernetes service account %s/%s (--wi-mode %s)", preflight.AdapterNamespace, preflight.AdapterService, p.Options.WIMode)
+	}
+	var b strings.Builder
+	step.printGcloud(&b, false, "  ")
+	return "grant the adapter roles/monitoring.viewer (or rerun setup without --skip-iam/--print-gcloud):\n" + strings.TrimRight(b.String(), "\n")
+}
+
+func adopted(namespace, name string) func(*unstructured.Unstructured) bool {
+	if name == "" {
+		return nil
+	}
+	return func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "PodMonitoring" && o.GetNamespace() == namespace && o.GetName() == name
+	}
 }
 
 func doneWord(m apply.DryRunMode) string {

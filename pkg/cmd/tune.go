@@ -177,9 +177,9 @@ func (o *TuneOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	info, err := discover.Inspect(dep)
-	if err != nil {
-		return err
+	info := discover.Inspect(dep)
+	if len(info.PodLabels) == 0 {
+		return fmt.Errorf("deployment %s/%s selects its pods with matchExpressions only: tune cannot find its pods by label yet; give it matchLabels", dep.Namespace, dep.Name)
 	}
 	port := info.Port
 	if o.Port != 0 {

@@ -89,14 +89,14 @@ func vllmContainer(spec *corev1.PodSpec) *corev1.Container {
 	return nil
 }
 
-// Inspect infers the pod labels and metrics port of a vLLM Deployment.
-func Inspect(d *appsv1.Deployment) (*Target, error) {
+// Inspect infers the pod labels and metrics port of a vLLM Deployment. It
+// never fails: PodLabels is empty when the Deployment selects its pods
+// without matchLabels (matchExpressions only), and the caller asks for
+// --pod-label then (see NeedPodLabels).
+func Inspect(d *appsv1.Deployment) *Target {
 	t := &Target{Deployment: d, Port: DefaultVLLMPort}
 	if d.Spec.Selector != nil {
 		t.PodLabels = d.Spec.Selector.MatchLabels
-	}
-	if len(t.PodLabels) == 0 {
-		return nil, fmt.Errorf("deployment %s/%s selects its pods without matchLabels: give the vLLM pods' labels with --pod-label KEY=VALUE", d.Namespace, d.Name)
 	}
 	c := vllmContainer(&d.Spec.Template.Spec)
 	if c == nil && len(d.Spec.Template.Spec.Containers) > 0 {
@@ -108,7 +108,37 @@ func Inspect(d *appsv1.Deployment) (*Target, error) {
 			t.Port = p
 		}
 	}
-	return t, nil
+	return t
+}
+
+// NeedPodLabels is the error for a Deployment whose selector has no
+// matchLabels: the PodMonitoring needs labels, so the user names them.
+func (t *Target) NeedPodLabels() error {
+	d := t.Deployment
+	return fmt.Errorf("deployment %s/%s selects its pods without matchLabels: give the vLLM pods' labels with --pod-label KEY=VALUE", d.Namespace, d.Name)
+}
+
+// SelectsPods says whether labels select the Deployment's pods: every
+// pair is on the pod template. A --pod-label that does not would make a
+// PodMonitoring that scrapes nothing.
+func (t *Target) SelectsPods(labels map[string]string) error {
+	tmpl := t.Deployment.Spec.Template.Labels
+	for k, v := range labels {
+		if got, ok := tmpl[k]; !ok || got != v {
+			return fmt.Errorf("--pod-label %s=%s does not select the pods of deployment %s/%s (their labels: %s): give labels from its pod template", k, v, t.Deployment.Namespace, t.Deployment.Name, FormatLabels(tmpl))
+		}
+	}
+	return nil
+}
+
+// FormatLabels prints labels sorted, as k=v,k=v.
+func FormatLabels(m map[string]string) string {
+	var s []string
+	for k, v := range m {
+		s = append(s, k+"="+v)
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
 }
 
 // PortArg finds vLLM's --port N or --port=N in a command line. Shell

@@ -71,9 +71,9 @@ func TestFindDeployment(t *testing.T) {
 	if err != nil || d.Name != "gemma" {
 		t.Fatalf("FindDeployment = %v, %v", d, err)
 	}
-	tg, err := Inspect(d)
-	if err != nil || tg.Port != 8081 || tg.PodLabels["app"] != "gemma-server" || tg.Container != "main" {
-		t.Fatalf("Inspect = %+v, %v", tg, err)
+	tg := Inspect(d)
+	if tg.Port != 8081 || tg.PodLabels["app"] != "gemma-server" || tg.Container != "main" {
+		t.Fatalf("Inspect = %+v", tg)
 	}
 	if _, err := FindDeployment(ctx, c, "default", "nope"); err == nil || !strings.Contains(err.Error(), `"nope" not found`) {
 		t.Errorf("missing deployment: %v", err)

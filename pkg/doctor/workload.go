@@ -101,11 +101,7 @@ func (s *state) metricsPort() int32 {
 	if s.deploy == nil {
 		return discover.DefaultVLLMPort
 	}
-	t, err := discover.Inspect(s.deploy)
-	if err != nil {
-		return discover.DefaultVLLMPort
-	}
-	return t.Port
+	return discover.Inspect(s.deploy).Port
 }
 
 // scrape reads /metrics of a pod once.

@@ -66,9 +66,9 @@ func resolveDeployment(ctx context.Context, kube kubernetes.Interface, namespace
 		}
 		return nil, err
 	}
-	t, err := discover.Inspect(d)
-	if err != nil {
-		return nil, err
+	t := discover.Inspect(d)
+	if len(t.PodLabels) == 0 {
+		return nil, fmt.Errorf("deployment %s/%s selects its pods with matchExpressions only: name its Service instead, or use --url", namespace, d.Name)
 	}
 	if port == 0 {
 		port = t.Port

@@ -7,9 +7,7 @@ package plan
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -29,6 +27,11 @@ type Input struct {
 	Context string
 	// AllowProjectMismatch is --allow-project-mismatch.
 	AllowProjectMismatch bool
+	// Force is --force-conflicts: apply over objects that are not ours.
+	Force bool
+	// Adopt names a PodMonitoring that is not ours and that setup takes
+	// over (--adopt-podmonitoring): it becomes ours under that name.
+	Adopt string
 }
 
 // Plan is the completed options, what was inferred, and the objects.
@@ -54,10 +57,7 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := discover.Inspect(d)
-	if err != nil && !given("pod-label") {
-		return nil, err
-	}
+	t := discover.Inspect(d)
 	p := &Plan{Target: t}
 	o.Deployment = d.Name
 	how := "named"
@@ -65,9 +65,16 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 		how = "the only Deployment running vLLM in the namespace"
 	}
 	p.note("deployment %s/%s (%s)", d.Namespace, d.Name, how)
-	if !given("pod-label") {
+	switch {
+	case given("pod-label"):
+		if err := t.SelectsPods(o.PodSelector); err != nil {
+			return nil, err
+		}
+	case len(t.PodLabels) == 0:
+		return nil, t.NeedPodLabels()
+	default:
 		o.PodSelector = t.PodLabels
-		p.note("pods %s (the Deployment's selector)", formatLabels(t.PodLabels))
+		p.note("pods %s (the Deployment's selector)", discover.FormatLabels(t.PodLabels))
 	}
 	if !given("metrics-port") {
 		o.MetricsPort = strconv.Itoa(int(t.Port))
@@ -190,15 +197,6 @@ func containerArgs(t *discover.Target) []string {
 		}
 	}
 	return nil
-}
-
-func formatLabels(m map[string]string) string {
-	var s []string
-	for k, v := range m {
-		s = append(s, k+"="+v)
-	}
-	sort.Strings(s)
-	return strings.Join(s, ",")
 }
 
 func orDash(s string) string {

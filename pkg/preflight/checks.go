@@ -79,7 +79,7 @@ func checkMetricsPort(_ context.Context, _ Env, in Input, r *Result) {
 		return
 	}
 	if n, err := strconv.Atoi(port); err == nil {
-		if t, err := discover.Inspect(d); err == nil && int(t.Port) == n {
+		if t := discover.Inspect(d); int(t.Port) == n {
 			c.OK, c.Detail = true, fmt.Sprintf("vLLM in deployment %s listens on %d (no container port declares it; Managed Prometheus scrapes a numbered port on the pod IP)", d.Name, n)
 			r.add(c)
 			return

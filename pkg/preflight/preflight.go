@@ -40,6 +40,11 @@ type Input struct {
 	Objects []*unstructured.Unstructured
 	// Force is --force-conflicts: foreign owners are reported, not fatal.
 	Force bool
+	// Adopt is --adopt-podmonitoring: a foreign PodMonitoring that setup
+	// takes over under its own name.
+	Adopt string
+	// SetID is the inventory's ID: objects labelled with it are ours.
+	SetID string
 }
 
 // Env reaches the cluster.
