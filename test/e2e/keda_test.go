@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// TestKEDAExternalMetricsUntouched: a cluster where KEDA owns
+// external.metrics.k8s.io. Every metric setup renders is a Pods metric, so
+// setup neither needs nor plans that APIService: setup and cleanup both
+// succeed and leave KEDA's APIService exactly as it was.
+func TestKEDAExternalMetricsUntouched(t *testing.T) {
+	const name = "v1beta1.external.metrics.k8s.io"
+	ns := namespace(t, "e2e-keda")
+	adapter := startStandIn(t)
+	adapter.setLoad(runningMetric, "1")
+	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
+	ctx := context.Background()
+	keda := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": name, "labels": map[string]any{"app.kubernetes.io/part-of": "keda-operator"}},
+		"spec": map[string]any{"group": "external.metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
+			"groupPriorityMinimum": int64(100), "versionPriority": int64(100),
+			"service": map[string]any{"namespace": "keda", "name": "keda-operator-metrics-apiserver", "port": int64(443)}},
+	}}
+	before, err := cluster.dyn.Resource(apiServiceGVR).Create(ctx, keda, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cluster.dyn.Resource(apiServiceGVR).Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	unchanged := func(step string) {
+		t.Helper()
+		now, err := get(ctx, apiServiceGVR, "", name)
+		if err != nil {
+			t.Fatalf("after %s: KEDA's APIService: %v", step, err)
+		}
+		if now.GetUID() != before.GetUID() || !reflect.DeepEqual(now.Object["spec"], before.Object["spec"]) ||
+			!reflect.DeepEqual(now.GetLabels(), before.GetLabels()) || len(now.GetManagedFields()) != len(before.GetManagedFields()) {
+			t.Fatalf("after %s: KEDA's APIService changed:\nbefore %v\nnow    %v", step, before.Object, now.Object)
+		}
+	}
+
+	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam", "--timeout", "90s")
+	if r.code != 0 {
+		t.Fatalf("setup on a cluster with KEDA: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, "setup complete:")
+	if strings.Contains(r.stdout+r.stderr, name) {
+		t.Errorf("setup mentions %s, which it does not need:\n%s", name, r)
+	}
+	unchanged("setup")
+
+	c := plugin(t, cluster.kubeconfig, "cleanup", "-n", ns)
+	if c.code != 0 {
+		t.Fatalf("cleanup: %s", c)
+	}
+	unchanged("cleanup")
+}
