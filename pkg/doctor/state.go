@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
@@ -242,7 +243,7 @@ func (s *state) projectOf(ctx context.Context) projectInfo {
 		nodes, err := s.env.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 20})
 		if err == nil {
 			for _, n := range nodes.Items {
-				if id, ok := gcp.ProjectFromProviderID(n.Spec.ProviderID); ok {
+				if id, _, ok := discover.FromProviderID(n.Spec.ProviderID); ok && gcp.ValidateProjectID(id) == nil {
 					p.Cluster = id
 					break
 				}

@@ -24,9 +24,6 @@ func TestDomainScopedEmail(t *testing.T) {
 		if got := cfg.GSAEmail(); got != want {
 			t.Errorf("GSAEmail(%s) = %s, want %s", project, got, want)
 		}
-		if got := cfg.KSAAnnotations()[gcp.KSAAnnotation]; got != want {
-			t.Errorf("annotation(%s) = %s", project, got)
-		}
 	}
 	if got := (gcp.Config{GSA: "x@y.iam.gserviceaccount.com", GSAName: "n", ProjectID: "p-12345"}).GSAEmail(); got != "x@y.iam.gserviceaccount.com" {
 		t.Errorf("IAM's e-mail not preferred: %s", got)

@@ -120,7 +120,7 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.ProjectNumber < 0 {
-		return fmt.Errorf("--project-number %d: must be the positive project number shown by `gcloud projects describe %s`", c.ProjectNumber, c.ProjectID)
+		return fmt.Errorf("project number %d: must be the positive project number shown by `gcloud projects describe %s`", c.ProjectNumber, c.ProjectID)
 	}
 	if c.Mode == ModeGSA {
 		if err := ValidateGSAName(c.GSAName); err != nil {
@@ -248,27 +248,3 @@ func (c Config) KSAMember() string {
 
 // GSAMember is the IAM member of the Google service account.
 func (c Config) GSAMember() string { return "serviceAccount:" + c.GSAEmail() }
-
-// KSAAnnotations are the annotations setup must put on the adapter's KSA:
-// the GSA e-mail in gsa mode, none otherwise.
-func (c Config) KSAAnnotations() map[string]string {
-	if c.Mode != ModeGSA {
-		return nil
-	}
-	return map[string]string{KSAAnnotation: c.GSAEmail()}
-}
-
-// ProjectFromProviderID extracts the project ID from a GKE node's
-// spec.providerID ("gce://PROJECT_ID/ZONE/INSTANCE"), so setup can default
-// --project from the cluster.
-func ProjectFromProviderID(providerID string) (string, bool) {
-	rest, ok := strings.CutPrefix(providerID, "gce://")
-	if !ok {
-		return "", false
-	}
-	project, _, ok := strings.Cut(rest, "/")
-	if !ok || ValidateProjectID(project) != nil {
-		return "", false
-	}
-	return project, true
-}

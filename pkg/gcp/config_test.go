@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 )
 
@@ -51,7 +52,7 @@ func TestConfigValidate(t *testing.T) {
 		{gcp.Config{Mode: "workload", ProjectID: "my-project"}, "--wi-mode \"workload\""},
 		{gcp.Config{Mode: gcp.ModeGSA, ProjectID: "my-project", GSAName: "x"}, "--gsa-name"},
 		{gcp.Config{Mode: gcp.ModePrincipal, ProjectID: "my-project", Namespace: "Bad_NS"}, "namespace"},
-		{gcp.Config{Mode: gcp.ModePrincipal, ProjectID: "my-project", ProjectNumber: -1}, "--project-number"},
+		{gcp.Config{Mode: gcp.ModePrincipal, ProjectID: "my-project", ProjectNumber: -1}, "project number"},
 		{gcp.Config{Mode: gcp.ModeGSA, ProjectID: "my-project"}, ""},
 	} {
 		err := tc.cfg.WithDefaults().Validate()
@@ -68,9 +69,6 @@ func TestMembers(t *testing.T) {
 	}
 	if got, want := c.KSAMember(), "serviceAccount:my-project.svc.id.goog[custom-metrics/custom-metrics-stackdriver-adapter]"; got != want {
 		t.Errorf("KSA member %s", got)
-	}
-	if c.KSAAnnotations() != nil {
-		t.Error("principal mode needs no KSA annotation")
 	}
 }
 
@@ -101,7 +99,7 @@ func TestGcloudCommands(t *testing.T) {
 	}
 }
 
-func TestProjectFromProviderID(t *testing.T) {
+func TestProjectFromNodeProviderID(t *testing.T) {
 	for id, want := range map[string]string{
 		"gce://my-project/us-central1-a/gke-pool-1-abcd": "my-project",
 		"gce://example.com:my-project/us-central1-a/x":   "example.com:my-project",
@@ -109,9 +107,12 @@ func TestProjectFromProviderID(t *testing.T) {
 		"gce://BAD/us-central1-a/x": "",
 		"gce://my-project":          "",
 	} {
-		got, ok := gcp.ProjectFromProviderID(id)
+		got, _, ok := discover.FromProviderID(id)
+		if ok && gcp.ValidateProjectID(got) != nil {
+			got, ok = "", false
+		}
 		if got != want || ok != (want != "") {
-			t.Errorf("ProjectFromProviderID(%q) = %q, %v", id, got, ok)
+			t.Errorf("project of %q = %q, %v", id, got, ok)
 		}
 	}
 }

@@ -89,8 +89,8 @@ func TestGSALifecycle(t *testing.T) {
 	if got := actions(rep); !slices.Equal(got, []gcp.Action{gcp.ActionCreated, gcp.ActionGranted, gcp.ActionGranted}) {
 		t.Errorf("first run steps %v", got)
 	}
-	if rep.GSAEmail != email || cfg.WithDefaults().KSAAnnotations()[gcp.KSAAnnotation] != email {
-		t.Errorf("report GSA %q, annotation %v", rep.GSAEmail, cfg.WithDefaults().KSAAnnotations())
+	if rep.GSAEmail != email || cfg.WithDefaults().GSAEmail() != email {
+		t.Errorf("report GSA %q, config %q", rep.GSAEmail, cfg.WithDefaults().GSAEmail())
 	}
 	if got := e.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, gcp.DefaultKSA, email, gcp.RoleMonitoringViewer); got != "gsa" {
 		t.Fatalf("adapter identity holds monitoring.viewer via %q, want gsa", got)

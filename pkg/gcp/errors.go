@@ -92,21 +92,6 @@ var permissionRoles = map[string]string{
 	"container.clusters.get":                "roles/container.clusterViewer (Kubernetes Engine Cluster Viewer)",
 }
 
-// RequiredPermissions lists the permissions each mode needs, for --help,
-// the README and doctor. container.clusters.get reads the cluster's
-// workload identity pool; without it the documented pool is assumed.
-func RequiredPermissions(m Mode) []string {
-	switch m {
-	case ModePrincipal:
-		return []string{"container.clusters.get", "resourcemanager.projects.get", "resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"}
-	case ModeGSA:
-		return []string{"container.clusters.get", "resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy",
-			"iam.serviceAccounts.get", "iam.serviceAccounts.create", "iam.serviceAccounts.delete",
-			"iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"}
-	}
-	return nil
-}
-
 var permissionInMessage = regexp.MustCompile(`[Pp]ermission '?([a-z]+\.[A-Za-z]+\.[A-Za-z]+)'? (is )?denied`)
 
 // classify turns an API error of op (which needs permission) into an *Error

@@ -17,15 +17,6 @@ func GcloudArgs(cfg Config) [][]string {
 	return gcloudArgs(cfg, fmt.Sprint(cfg.ProjectNumber), "add-iam-policy-binding")
 }
 
-// GcloudRemoveArgs returns the gcloud invocations that revoke what Ensure
-// granted (the service account itself is deleted by Remove only when this
-// tool created it; gcloud users delete it with
-// `gcloud iam service-accounts delete`).
-func GcloudRemoveArgs(cfg Config) [][]string {
-	cfg = cfg.WithDefaults()
-	return gcloudArgs(cfg, fmt.Sprint(cfg.ProjectNumber), "remove-iam-policy-binding")
-}
-
 func gcloudArgs(cfg Config, number, verb string) [][]string {
 	project := "--project=" + cfg.ProjectID
 	bind := func(args ...string) []string {

@@ -77,15 +77,6 @@ type Metric struct {
 	Target *resource.Quantity
 }
 
-// TargetString is the target the HPA will get, as the API prints quantities.
-func (m Metric) TargetString() string {
-	if m.Target != nil {
-		return m.Target.String()
-	}
-	k, _ := LookupMetric(m.Name)
-	return k.Default
-}
-
 // ParseMetric parses NAME or NAME=TARGET, as given to --metric.
 func ParseMetric(s string) (Metric, error) {
 	name, target, hasTarget := strings.Cut(strings.TrimSpace(s), "=")

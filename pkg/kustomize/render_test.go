@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -102,7 +103,9 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%v (run go test ./pkg/kustomize -update to create it)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from its golden file; if the change is intended, run go test ./pkg/kustomize -update and review the diff", path)
+				diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
+					FromFile: path, ToFile: "rendered", Context: 3})
+				t.Errorf("%s differs from its golden file; if the change is intended, run go test ./pkg/kustomize -update and review the diff:\n%s", path, diff)
 			}
 		})
 	}

@@ -30,6 +30,7 @@ import (
 //
 //	INFER_HPA_E2E=1 go test -run '^$' -bench ApplyPhase -benchtime 5x ./test/e2e/
 func BenchmarkApplyPhase(b *testing.B) {
+	needE2E(b)
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		b.Skip("kubectl not installed")

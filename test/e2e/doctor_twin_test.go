@@ -92,6 +92,7 @@ func healthyDoctor(t *testing.T, ns string) doctorRun {
 // healthy again (exit 0) once the link is repaired. These breaks do not
 // depend on the adapter's own behaviour.
 func TestDoctorNamesTheBrokenLink(t *testing.T) {
+	needE2E(t)
 	w := newTutorialWorld(t, "e2e-doctor")
 	ns := w.ns
 	ctx := context.Background()
@@ -238,6 +239,7 @@ func setVLLMReady(t *testing.T, ns string, st corev1.ConditionStatus) {
 
 // When setup's last wait fails it points at doctor.
 func TestSetupTimeoutSuggestsDoctor(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-doctor-hint")
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam", "--timeout", "3s")

@@ -42,6 +42,7 @@ func oneLineError(t *testing.T, r result, want ...string) {
 }
 
 func TestForeignAPIServiceOwnerBlocks(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-foreign")
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	ctx := context.Background()
@@ -122,6 +123,7 @@ func restrictedKubeconfig(t *testing.T) string {
 }
 
 func TestNoRBACForAPIServicesGetsTheList(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-rbac")
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	kc := restrictedKubeconfig(t)
@@ -132,6 +134,7 @@ func TestNoRBACForAPIServicesGetsTheList(t *testing.T) {
 }
 
 func TestAdmissionDenialIsReported(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-admission")
 	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
@@ -201,6 +204,7 @@ func TestAdmissionDenialIsReported(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestBadInput(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-bad")
 	t.Run("missing deployment", func(t *testing.T) {
 		r := plugin(t, cluster.kubeconfig, "setup", "nope", "-n", ns)
@@ -309,6 +313,7 @@ func withoutCRD(t *testing.T, name string) {
 // twin cannot restart its apiserver, so the test cuts the plugin's
 // connection instead: from the plugin's side the same thing.)
 func TestInterruptedSetupConverges(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-interrupted")
 	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)

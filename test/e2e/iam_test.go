@@ -13,6 +13,7 @@ import (
 // Google server, a rerun changes nothing there either, and cleanup --iam
 // revokes exactly that grant.
 func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
+	needE2E(t)
 	fake := localGoogle(t)
 
 	ns := namespace(t, "e2e-iam")
@@ -63,6 +64,7 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 // TestPrintGcloud: with --print-gcloud, setup and cleanup --iam leave Google
 // Cloud IAM alone and print the gcloud commands instead.
 func TestPrintGcloud(t *testing.T) {
+	needE2E(t)
 	fake := localGoogle(t)
 	ns := namespace(t, "e2e-gcloud")
 	startStandIn(t)
@@ -96,6 +98,7 @@ func TestPrintGcloud(t *testing.T) {
 // cluster or to Google, naming both projects; diff refuses it the same way;
 // --allow-project-mismatch lets it through with a note.
 func TestProjectMismatch(t *testing.T) {
+	needE2E(t)
 	fake := localGoogle(t)
 	fake.AddProject("other-project", 987654321098)
 	ns := namespace(t, "e2e-project")
@@ -131,6 +134,7 @@ func TestProjectMismatch(t *testing.T) {
 // forbidden it assumes PROJECT.svc.id.goog and says so; a cluster without
 // Workload Identity stops setup before anything is written.
 func TestWorkloadPoolFromCluster(t *testing.T) {
+	needE2E(t)
 	fake := localGoogle(t)
 	const pool = "twin-project.hub.svc.id.goog"
 	fake.SetWorkloadPool(twinProject, pool)

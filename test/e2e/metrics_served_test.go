@@ -16,6 +16,7 @@ import (
 // setup's preflight reads a Ready pod's /metrics through the apiserver's
 // pod proxy and finds every chosen metric served.
 func TestMetricsServedSimulated(t *testing.T) {
+	needE2E(t)
 	dir := t.TempDir()
 	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
 	twinBin, err := twinrun.Binary()

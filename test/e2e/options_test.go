@@ -12,6 +12,7 @@ import (
 // TestDryRuns: --dry-run=client prints what would be applied and writes
 // nothing; --dry-run=server goes through the apiserver and persists nothing.
 func TestDryRuns(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-dry")
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 
@@ -46,6 +47,7 @@ func TestDryRuns(t *testing.T) {
 // name and taken with --force-conflicts; a wait that times out names the
 // object and the condition it is stuck on.
 func TestConflictsAndTimeouts(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-conflict")
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	t.Run("timeout names the stuck APIService", func(t *testing.T) {

@@ -22,6 +22,7 @@ const (
 // and scales the Deployment, reruns change nothing, a changed option
 // prunes, cleanup leaves nothing of ours and nothing else touched.
 func TestSetupEndToEnd(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-tutorial")
 	adapter := startStandIn(t)
 	adapter.setLoad(runningMetric, "1")

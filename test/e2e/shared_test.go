@@ -12,6 +12,7 @@ import (
 // objects (and says so); cleaning up the other then removes them too,
 // although they carry the first cleanup's inventory id.
 func TestSharedAdapterAcrossSetups(t *testing.T) {
+	needE2E(t)
 	a, b := namespace(t, "e2e-shared-a"), namespace(t, "e2e-shared-b")
 	startStandIn(t)
 	vllmDeployment(t, a, "vllm", "vllm", 8000, true)

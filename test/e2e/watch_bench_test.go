@@ -43,6 +43,7 @@ const EnvBenchWatch = "INFER_HPA_BENCH_WATCH"
 //
 //     INFER_HPA_E2E=1 INFER_HPA_BENCH_WATCH=1 go test -run TestWatchBenchmark -v ./test/e2e/
 func TestWatchBenchmark(t *testing.T) {
+	needE2E(t)
 	if os.Getenv(EnvBenchWatch) == "" {
 		t.Skip("set INFER_HPA_BENCH_WATCH=1 (make bench-watch does) to measure watch on the twin")
 	}

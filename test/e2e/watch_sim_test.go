@@ -27,6 +27,7 @@ import (
 // drives 12 concurrent requests through the Service (3 pods' worth at 4
 // running per pod), and `watch` must show the scale-up.
 func TestWatchScaleUpSimulated(t *testing.T) {
+	needE2E(t)
 	dir := t.TempDir()
 	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
 	twinBin, err := twinrun.Binary()

@@ -243,6 +243,7 @@ var (
 // stand-in adapter. `watch` runs in tmux at 120×40 while the load rises and
 // the real HPA controller scales the Deployment from 1 to 3 replicas.
 func TestWatchScaleUp(t *testing.T) {
+	needE2E(t)
 	w := newTutorialWorld(t, "e2e-watch")
 	watchScaleUp(t, scaleUpCase{
 		kubeconfig: cluster.kubeconfig, namespace: w.ns, adapterLine: "provider.go:112] served",
