@@ -15,6 +15,7 @@ import (
 // setup neither needs nor plans that APIService: setup and cleanup both
 // succeed and leave KEDA's APIService exactly as it was.
 func TestKEDAExternalMetricsUntouched(t *testing.T) {
+	needE2E(t)
 	const name = "v1beta1.external.metrics.k8s.io"
 	ns := namespace(t, "e2e-keda")
 	adapter := startStandIn(t)

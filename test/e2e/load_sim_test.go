@@ -160,6 +160,7 @@ func within(got, want time.Duration, lo, hi float64) bool {
 // twin's simulated vLLM servers and checks the numbers against the
 // simulator's stated model.
 func TestLoadTuneSimulated(t *testing.T) {
+	needE2E(t)
 	kubeconfig, kube := simTwin(t)
 	ns := "load"
 	if _, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
@@ -299,6 +300,7 @@ func TestLoadTuneSimulated(t *testing.T) {
 // runs setup with what it recommends, and a second tune shows the HPA diff
 // against that live HPA without changing it.
 func TestTuneApplySimulated(t *testing.T) {
+	needE2E(t)
 	dir := t.TempDir()
 	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
 	twinBin, err := twinrun.Binary()

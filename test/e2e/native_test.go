@@ -11,6 +11,7 @@ import (
 // (The native path itself is tested on a twin that looks like GKE 1.35.2
 // and serves the kind: test/twin/native.)
 func TestPathAutoPicksAdapterWithoutTheKind(t *testing.T) {
+	needE2E(t)
 	ns := namespace(t, "e2e-path")
 	vllmDeployment(t, ns, vllmName, "gemma-server", 8081, true)
 	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam", "--dry-run=client", "-o", "yaml")
