@@ -135,7 +135,7 @@ var imageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9
 // flag and the fix.
 func (o *Options) Validate() error {
 	checks := []func() error{
-		o.validateNames, o.validateSelector, o.validateEndpoint,
+		o.validateDerivedNames, o.validateNames, o.validateSelector, o.validateEndpoint,
 		o.validateReplicas, o.validateMetrics, o.validateModes, o.validateNative,
 	}
 	for _, check := range checks {

@@ -127,6 +127,9 @@ func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 				c.OK, c.Detail = true, "already ours"
 			case in.Force:
 				c.OK, c.Detail = true, "served by "+owner+"; --force-conflicts: setup will take it over"
+			case owner == AdapterNamespace+"/"+AdapterService:
+				c.Detail = "served by upstream's custom-metrics-stackdriver-adapter (" + owner + "), not installed by infer-hpa"
+				c.Fix = UpstreamAdapterFix
 			default:
 				c.Detail = "already served by " + owner
 				c.Fix = "only one adapter may serve the metrics APIs: remove " + owner + " (e.g. uninstall prometheus-adapter or KEDA's metrics server) or rerun with --force-conflicts to replace it"
@@ -200,8 +203,26 @@ func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
 	default:
 		c.Detail = "exist and were not made by infer-hpa: " + strings.Join(foreign, ", ")
 		c.Fix = "delete or rename them, or rerun with --force-conflicts to apply over them (they will still never be pruned or deleted by infer-hpa)"
+		if upstreamAdapter(r.Foreign) {
+			c.Fix = UpstreamAdapterFix
+		}
 	}
 	r.add(c)
+}
+
+// UpstreamAdapterFix is the fix when upstream's adapter manifest (same
+// names as ours) is installed: adopting it is the natural step, not
+// uninstalling some other adapter.
+const UpstreamAdapterFix = "upstream's custom-metrics-stackdriver-adapter is already installed under the names infer-hpa uses: adopt it with --force-conflicts (setup applies its configuration over it; infer-hpa will never prune or delete it), or delete it (kubectl delete -n " + AdapterNamespace + " deployment " + AdapterService + ") and rerun"
+
+// upstreamAdapter: the foreign objects include the adapter's Deployment.
+func upstreamAdapter(foreign []*unstructured.Unstructured) bool {
+	for _, o := range foreign {
+		if o.GetKind() == "Deployment" && o.GetNamespace() == AdapterNamespace && o.GetName() == AdapterService {
+			return true
+		}
+	}
+	return false
 }
 
 func refNS(o *unstructured.Unstructured) string {

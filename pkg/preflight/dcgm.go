@@ -20,9 +20,25 @@ const (
 
 var clusterPodMonitoringGVR = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "clusterpodmonitorings"}
 
-// ManagedDCGM says whether GKE's managed DCGM exporter runs: its pods in
-// gke-managed-system or its ClusterPodMonitoring.
+// GKE's managed DCGM objects by name: its DaemonSet in gke-managed-system
+// and its ClusterPodMonitoring.
+const (
+	ManagedDCGMDaemonSet            = "dcgm-exporter"
+	ManagedDCGMClusterPodMonitoring = "gke-managed-dcgm-exporter"
+)
+
+// ManagedDCGM says whether GKE's managed DCGM exporter runs: its DaemonSet
+// or pods in gke-managed-system, or its ClusterPodMonitoring, found by name
+// as well as by label.
 func ManagedDCGM(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface) (bool, error) {
+	if _, err := kube.AppsV1().DaemonSets(ManagedDCGMNamespace).Get(ctx, ManagedDCGMDaemonSet, metav1.GetOptions{}); err == nil {
+		return true, nil
+	}
+	if dyn != nil {
+		if _, err := dyn.Resource(clusterPodMonitoringGVR).Get(ctx, ManagedDCGMClusterPodMonitoring, metav1.GetOptions{}); err == nil {
+			return true, nil
+		}
+	}
 	pods, err := kube.CoreV1().Pods(ManagedDCGMNamespace).List(ctx, metav1.ListOptions{LabelSelector: ManagedDCGMSelector, Limit: 1})
 	if err != nil {
 		return false, fmt.Errorf("looking for GKE's managed DCGM exporter: %w", err)
