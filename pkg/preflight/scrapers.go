@@ -63,7 +63,7 @@ func checkScrapers(ctx context.Context, env Env, in Input, r *Result) {
 	c.Detail = fmt.Sprintf("%s also scrape(s) the pods of deployment %s: the adapter sums the series per pod, so the HPA would see %d× the metric and over-scale", strings.Join(others, ", "), d.Name, len(others)+1)
 	c.Fix = "delete them (kubectl delete " + strings.Join(others, "; kubectl delete ") + ")"
 	if adopt != "" && len(others) == 1 {
-		c.Fix += fmt.Sprintf(", or adopt it: rerun with --podmonitoring-name %s --force-conflicts (setup applies its PodMonitoring under that name; it is never pruned or deleted)", adopt)
+		c.Fix += fmt.Sprintf(", or adopt it: rerun with --adopt-podmonitoring %s (setup manages it under that name from then on, and cleanup deletes it)", adopt)
 	}
 	r.add(c)
 }

@@ -42,7 +42,7 @@ func TestCheckScrapers(t *testing.T) {
 		{"only ours", []runtime.Object{monitoring("PodMonitoring", "ns", "vllm-vllm", byLabel, ours)}, true, "no other", ""},
 		{"ours by name before setup", []runtime.Object{monitoring("PodMonitoring", "ns", "vllm-vllm", byLabel, nil)}, true, "no other", ""},
 		{"the tutorial's", []runtime.Object{monitoring("PodMonitoring", "ns", "vllm-vllm", byLabel, ours), monitoring("PodMonitoring", "ns", "gemma-monitoring", byLabel, nil)},
-			false, "podmonitoring/gemma-monitoring -n ns", "--podmonitoring-name gemma-monitoring --force-conflicts"},
+			false, "podmonitoring/gemma-monitoring -n ns", "--adopt-podmonitoring gemma-monitoring"},
 		{"other namespace", []runtime.Object{monitoring("PodMonitoring", "other", "x", byLabel, nil)}, true, "no other", ""},
 		{"other pods", []runtime.Object{monitoring("PodMonitoring", "ns", "x", map[string]any{"matchLabels": map[string]any{"app": "db"}}, nil)}, true, "no other", ""},
 		{"cluster-wide by expression", []runtime.Object{monitoring("ClusterPodMonitoring", "", "all-gpu", map[string]any{"matchExpressions": []any{map[string]any{"key": "tier", "operator": "In", "values": []any{"gpu"}}}}, nil)},
