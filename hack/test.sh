@@ -18,6 +18,7 @@ steps() {
 
   echo "== go test (plugin)"
   go test -count=1 ./...
+  echo "== flags table (docs/flags.md from the cobra commands)"; go run ./hack/flagsdoc -check docs/flags.md
 
   echo "== twin (test/twin: local GKE twin, cached build + tests)"
   ./hack/ci-twin.sh
