@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aymanbagabas/go-udiff"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -39,6 +40,7 @@ func main() {
 		os.Exit(1)
 	}
 	if !bytes.Equal(have, b.Bytes()) {
+		fmt.Fprint(os.Stderr, udiff.Unified(*check, "the commands' flags", string(have), b.String()))
 		fmt.Fprintf(os.Stderr, "flagsdoc: %s is stale: regenerate it with `go run ./hack/flagsdoc > %s`\n", *check, *check)
 		os.Exit(1)
 	}
