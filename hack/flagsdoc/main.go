@@ -47,9 +47,9 @@ func main() {
 }
 
 // Write renders the flag tables of every available command under root,
-// then root's persistent (kubectl) flags. home, when not empty, is replaced
-// by $HOME in defaults (kubectl's --cache-dir), so the file does not depend
-// on who generates it.
+// then root's persistent (kubectl) flags. A default under home is written
+// under $HOME (kubectl's --cache-dir), so the file does not depend on who
+// generates it.
 func Write(w io.Writer, root *cobra.Command, home string) {
 	name := root.DisplayName()
 	fmt.Fprintf(w, "# Flags of `%s`\n\n", name)
@@ -134,8 +134,8 @@ func defaultOf(f *pflag.Flag, home string) string {
 			return ""
 		}
 	}
-	if home != "" {
-		d = strings.ReplaceAll(d, home, "$HOME")
+	if home != "" && home != "/" && strings.HasPrefix(d, home+"/") {
+		d = "$HOME" + strings.TrimPrefix(d, home)
 	}
 	return d
 }

@@ -20,6 +20,7 @@ func TestWrite(t *testing.T) {
 	sub.Flags().Duration("since", 0, "log `AGE`")
 	sub.Flags().Duration("timeout", 5*time.Minute, "how long")
 	sub.Flags().StringArray("metric", nil, "repeatable")
+	sub.Flags().String("path", "/metrics", "not under home")
 	hidden := &cobra.Command{Use: "secret", Hidden: true, Run: func(*cobra.Command, []string) {}}
 	root.AddCommand(sub, hidden)
 
@@ -34,6 +35,7 @@ func TestWrite(t *testing.T) {
 		"| `--since AGE` |  | log AGE |",
 		"| `--timeout duration` | `5m0s` | how long |",
 		"| `--metric stringArray` |  | repeatable |",
+		"| `--path string` | `/metrics` | not under home |",
 		"| `--cache-dir string` | `$HOME/.kube/cache` | Default cache directory |",
 	} {
 		if !strings.Contains(got, want) {
