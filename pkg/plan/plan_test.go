@@ -132,7 +132,7 @@ func TestMakeDisownsForeign(t *testing.T) {
 	c := kubefake.New([]runtime.Object{vllm("gemma", matchLabels, map[string]string{"app": "gemma-server"}), gkeNode("n1")}, foreignSvc, ns)
 	env := envOf(c)
 
-	p, res, err := Make(ctx, env, Input{Options: tutorialOptions()})
+	_, res, err := Make(ctx, env, Input{Options: tutorialOptions()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestMakeDisownsForeign(t *testing.T) {
 		t.Errorf("a foreign Service without --force-conflicts: want the existing-objects check to fail, got %v", res.Err())
 	}
 
-	p, res, err = Make(ctx, env, Input{Options: tutorialOptions(), Force: true})
+	p, res, err := Make(ctx, env, Input{Options: tutorialOptions(), Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
