@@ -19,6 +19,8 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/watch"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 const doctorExample = `  # Why does my HPA not scale? Check every link of the chain
@@ -44,7 +46,7 @@ type DoctorOptions struct {
 // NewCmdDoctor returns the doctor command.
 func NewCmdDoctor(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
 	o := &DoctorOptions{configFlags: flags, IOStreams: streams, Since: 15 * time.Minute,
-		AdapterNamespace: gcp.DefaultNamespace, Timeout: 30 * time.Second}
+		AdapterNamespace: identity.DefaultNamespace, Timeout: 30 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "doctor [HPA|DEPLOYMENT]",
 		Short: "Check every link of the autoscaling chain and name the broken one, with the fix (reads only)",

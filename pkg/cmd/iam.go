@@ -11,6 +11,8 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // iamStep is the Google side of Workload Identity (pkg/gcp): setup grants,
@@ -18,7 +20,7 @@ import (
 // environment (CLOUDSDK_API_ENDPOINT_OVERRIDES_*, Application Default
 // Credentials).
 type iamStep struct {
-	cfg    gcp.Config
+	cfg    identity.Config
 	client *gcp.Client
 	// note says where the workload identity pool came from.
 	note string
@@ -30,9 +32,9 @@ type iamStep struct {
 // credentials or a cluster without Workload Identity stop setup early.
 // Without connect (dry runs, --print-gcloud) the pool is the documented
 // CLUSTER_PROJECT.svc.id.goog.
-func newIAMStep(ctx context.Context, mode, project, gsaName string, gke discover.GKE, connect bool) (*iamStep, error) {
-	cfg := gcp.Config{Mode: gcp.Mode(mode), ProjectID: project, GSAName: gsaName}.WithDefaults()
-	if cfg.Mode == gcp.ModeNone {
+func newIAMStep(ctx context.Context, mode identity.Mode, project, gsaName string, gke discover.GKE, connect bool) (*iamStep, error) {
+	cfg := identity.Config{Mode: mode, ProjectID: project, GSAName: gsaName}.WithDefaults()
+	if cfg.Mode == identity.ModeNone {
 		return nil, nil
 	}
 	if err := cfg.Validate(); err != nil {
@@ -75,10 +77,10 @@ func (s *iamStep) readPool(ctx context.Context, gke discover.GKE) error {
 }
 
 // iamFromParent reads the settings setup recorded on the inventory.
-func iamFromParent(annotations map[string]string) (mode, project, gsaName string) {
-	mode = annotations[plan.AnnotationWIMode]
+func iamFromParent(annotations map[string]string) (mode identity.Mode, project, gsaName string) {
+	mode = identity.Mode(annotations[plan.AnnotationWIMode])
 	if mode == "" {
-		mode = string(gcp.ModeNone)
+		mode = identity.ModeNone
 	}
 	return mode, annotations[plan.AnnotationProject], annotations[plan.AnnotationGSAName]
 }
@@ -129,7 +131,7 @@ func (s *iamStep) run(ctx context.Context, out io.Writer, remove bool) error {
 	}
 	if err == nil && !remove && rep.GSAEmail != "" && rep.GSAEmail != s.cfg.GSAEmail() {
 		// The KSA annotation was rendered from the built e-mail.
-		return fmt.Errorf("IAM names the service account %s, not %s as the adapter's KSA is annotated: annotate it with `kubectl annotate serviceaccount -n %s %s %s=%s --overwrite` and report this", rep.GSAEmail, s.cfg.GSAEmail(), s.cfg.Namespace, s.cfg.KSA, gcp.KSAAnnotation, rep.GSAEmail)
+		return fmt.Errorf("IAM names the service account %s, not %s as the adapter's KSA is annotated: annotate it with `kubectl annotate serviceaccount -n %s %s %s=%s --overwrite` and report this", rep.GSAEmail, s.cfg.GSAEmail(), s.cfg.Namespace, s.cfg.KSA, identity.KSAAnnotation, rep.GSAEmail)
 	}
 	return err
 }

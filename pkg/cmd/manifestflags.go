@@ -38,7 +38,7 @@ func (f *ManifestFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.Int32Var(&o.MaxReplicas, "max", o.MaxReplicas, "Maximum replicas of the HPA")
 	fs.StringVar(&o.Behavior, "behavior", o.Behavior, "Scaling behavior preset: gpu (slow-starting GPU pods), tutorial, or kubernetes (the defaults)")
 	fs.StringVar(&o.DCGM, "dcgm", o.DCGM, "GPU metrics source: managed (GKE's DCGM exporter), self (your own exporter, scraped by a ClusterPodMonitoring), or off")
-	fs.StringVar(&o.WIMode, "wi-mode", o.WIMode, "Workload Identity for the adapter: principal (grant the KSA directly), gsa (through a Google service account), or none")
+	fs.StringVar((*string)(&o.WIMode), "wi-mode", string(o.WIMode), "Workload Identity for the adapter: principal (grant the KSA directly), gsa (through a Google service account), or none")
 	fs.StringVar(&o.Project, "project", o.Project, "Google Cloud project ID (needed with --wi-mode gsa)")
 	fs.StringVar(&o.GSAName, "gsa-name", o.GSAName, "Google service account ID for --wi-mode gsa")
 	fs.StringVar(&o.AdapterImage, "adapter-image", o.AdapterImage, "Adapter image, e.g. from a mirrored registry")

@@ -14,9 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // SetupOptions holds the state of `setup`.
@@ -148,7 +149,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	// would never be reached.
 	granted := false
 	switch {
-	case iam == nil && o.SkipIAM && p.Options.WIMode != kustomize.WINone:
+	case iam == nil && o.SkipIAM && p.Options.WIMode != identity.ModeNone:
 		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
 	case iam != nil:
 		if err := iam.do(ctx, o.Out, o.ErrOut, false, o.dryRun.On(), o.PrintGcloud, "grant the adapter roles/monitoring.viewer"); err != nil {
@@ -157,7 +158,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		granted = !o.dryRun.On() && !o.PrintGcloud
 	}
 	progress := apply.NewProgress(o.Out)
-	w := &adapterWait{kube: s.env.Kube, deferIAM: !granted && p.Options.WIMode != kustomize.WINone, grant: o.grantHint(p)}
+	w := &adapterWait{kube: s.env.Kube, deferIAM: !granted && p.Options.WIMode != identity.ModeNone, grant: o.grantHint(p)}
 	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress,
 		Explain: w.explain, Adopted: adopted(p.Options.Namespace, o.Adopt)}
 	if granted && !o.timeoutGiven {

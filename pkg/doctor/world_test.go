@@ -27,6 +27,8 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 const (
@@ -65,7 +67,7 @@ func newWorld(t *testing.T) *world {
 	srv := httptest.NewServer(w.fake)
 	t.Cleanup(srv.Close)
 	w.iamURL = srv.URL + "/"
-	principal := gcp.Config{Mode: gcp.ModePrincipal, ProjectID: project, ProjectNumber: number}.WithDefaults().PrincipalMember()
+	principal := identity.Config{Mode: identity.ModePrincipal, ProjectID: project, ProjectNumber: number}.WithDefaults().PrincipalMember()
 	w.fake.SetProjectPolicy(project, []gcpfake.Binding{{Role: gcp.RoleMonitoringViewer, Members: []string{principal}}})
 
 	w.objs = []runtime.Object{
@@ -76,7 +78,7 @@ func newWorld(t *testing.T) *world {
 			apply.AnnotationTooling: apply.Tooling, plan.AnnotationWIMode: "principal", plan.AnnotationProject: project}}},
 		adapterDeployment(1, 1),
 		readyPod("adapter-x", "custom-metrics", "gke-node-1", map[string]string{"k8s-app": adapterName}),
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: gcp.DefaultKSA, Namespace: "custom-metrics"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: identity.DefaultKSA, Namespace: "custom-metrics"}},
 		node("gke-node-1"), node("gke-gpu-1"),
 	}
 	w.dyn = []runtime.Object{

@@ -11,12 +11,14 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 func TestReadGrantsOnlyReads(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	cfg := gcp.Config{Mode: gcp.ModeGSA, ProjectID: testProject}.WithDefaults()
+	cfg := identity.Config{Mode: identity.ModeGSA, ProjectID: testProject}.WithDefaults()
 	if _, err := e.client.Ensure(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
-// Behavior presets, DCGM modes and Workload Identity modes.
+// Behavior presets and DCGM modes (the Workload Identity modes are
+// identity.Mode).
 const (
 	BehaviorGPU        = "gpu"
 	BehaviorTutorial   = "tutorial"
@@ -25,10 +26,6 @@ const (
 	DCGMManaged = "managed"
 	DCGMSelf    = "self"
 	DCGMOff     = "off"
-
-	WIPrincipal = "principal"
-	WIGSA       = "gsa"
-	WINone      = "none"
 
 	// AdapterNodesMetadataServer schedules the adapter onto nodes labelled
 	// MetadataServerNodeLabel=true (GKE Standard: Workload Identity is a
@@ -48,8 +45,6 @@ const (
 	// fixes (filter injection through In/NotIn selectors, errors that leaked the
 	// service account e-mail).
 	DefaultAdapterImage = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
-	// DefaultGSAName is the tutorial's Google service account name.
-	DefaultGSAName = gcp.DefaultGSAName
 )
 
 // Options are the parameters of the library. Field comments name the
@@ -68,7 +63,7 @@ type Options struct {
 	MaxReplicas       int32             // --max
 	Behavior          string            // --behavior
 	DCGM              string            // --dcgm
-	WIMode            string            // --wi-mode
+	WIMode            identity.Mode     // --wi-mode
 	Project           string            // --project
 	GSAName           string            // --gsa-name
 	AdapterImage      string            // --adapter-image
@@ -97,8 +92,8 @@ func NewOptions() Options {
 		MaxReplicas:    5,
 		Behavior:       BehaviorGPU,
 		DCGM:           DCGMManaged,
-		WIMode:         WIPrincipal,
-		GSAName:        DefaultGSAName,
+		WIMode:         identity.DefaultMode,
+		GSAName:        identity.DefaultGSAName,
 		AdapterImage:   DefaultAdapterImage,
 		AdapterNodes:   AdapterNodesMetadataServer,
 		Path:           PathAdapter,
@@ -123,7 +118,7 @@ func (o *Options) Complete() {
 		o.Metrics = []Metric{{Name: "running"}}
 	}
 	if o.GSAName == "" {
-		o.GSAName = DefaultGSAName
+		o.GSAName = identity.DefaultGSAName
 	}
 }
 
@@ -243,7 +238,7 @@ func (o *Options) validateModes() error {
 	if err := oneOf("--dcgm", o.DCGM, DCGMManaged, DCGMSelf, DCGMOff); err != nil {
 		return err
 	}
-	if err := oneOf("--wi-mode", o.WIMode, WIPrincipal, WIGSA, WINone); err != nil {
+	if err := oneOf("--wi-mode", o.WIMode, identity.Modes()...); err != nil {
 		return err
 	}
 	if err := oneOf("--adapter-nodes", o.AdapterNodes, AdapterNodesMetadataServer, AdapterNodesAny); err != nil {
@@ -253,29 +248,31 @@ func (o *Options) validateModes() error {
 		return fmt.Errorf("--adapter-image %q is not an image reference: use e.g. %s", o.AdapterImage, DefaultAdapterImage)
 	}
 	if o.Project != "" {
-		if err := gcp.ValidateProjectID(o.Project); err != nil {
+		if err := identity.ValidateProjectID(o.Project); err != nil {
 			return err
 		}
 	}
-	if o.WIMode != WIGSA {
+	if o.WIMode != identity.ModeGSA {
 		return nil
 	}
 	if o.Project == "" {
 		return errors.New("--wi-mode gsa needs --project to name the Google service account: add --project PROJECT_ID")
 	}
-	return gcp.ValidateGSAName(o.GSAName)
+	return identity.ValidateGSAName(o.GSAName)
 }
 
-func oneOf(flag, v string, allowed ...string) error {
-	for _, a := range allowed {
+func oneOf[T ~string](flag string, v T, allowed ...T) error {
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
 		if v == a {
 			return nil
 		}
+		names[i] = string(a)
 	}
-	return fmt.Errorf("%s %q is not supported: use one of %s", flag, v, strings.Join(allowed, ", "))
+	return fmt.Errorf("%s %q is not supported: use one of %s", flag, v, strings.Join(names, ", "))
 }
 
 // GSAEmail is the Google service account's e-mail in gsa mode.
 func (o *Options) GSAEmail() string {
-	return gcp.Config{ProjectID: o.Project, GSAName: o.GSAName}.GSAEmail()
+	return identity.Config{ProjectID: o.Project, GSAName: o.GSAName}.GSAEmail()
 }

@@ -14,6 +14,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/embedded"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // ManagedByLabel marks every object the plugin renders.
@@ -104,7 +106,7 @@ func rootKustomization(o Options) types.Kustomization {
 	if o.DCGM == DCGMSelf {
 		k.Components = append(k.Components, lib("dcgm-self"))
 	}
-	if o.WIMode == WIGSA {
+	if o.WIMode == identity.ModeGSA {
 		k.Components = append(k.Components, lib("wi-gsa"))
 	}
 	if o.AdapterNodes == AdapterNodesMetadataServer {
@@ -162,7 +164,7 @@ func valuesYAML(template []byte, o Options) ([]byte, error) {
 	if o.Path == PathNative {
 		fields = append(fields, field{"autoscalingMetricName", kyaml.NewStringRNode(o.AutoscalingMetricName)})
 	}
-	if o.WIMode == WIGSA {
+	if o.WIMode == identity.ModeGSA {
 		fields = append(fields, field{"gsaEmail", kyaml.NewStringRNode(o.GSAEmail())})
 	}
 	spec, err := node.Pipe(kyaml.Lookup("spec"))

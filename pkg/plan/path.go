@@ -6,6 +6,8 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // resolvePath turns --path auto into adapter or native from what the
@@ -49,7 +51,7 @@ func (p *Plan) resolvePath(env preflight.Env, o *kustomize.Options) error {
 		p.note("path %s (%s)", o.Path, why)
 	}
 	if o.Path == kustomize.PathNative {
-		o.WIMode = kustomize.WINone
+		o.WIMode = identity.ModeNone
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Input is what the user gave.
@@ -91,7 +93,7 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 			o.Project = p.GKE.Project
 		}
 	}
-	if o.WIMode != kustomize.WINone {
+	if o.WIMode != identity.ModeNone {
 		note, err := discover.CheckProject(o.Project, p.GKE, in.AllowProjectMismatch)
 		if err != nil {
 			return nil, err
@@ -142,8 +144,8 @@ const (
 
 // IAMAnnotations records the Workload Identity settings of o.
 func IAMAnnotations(o kustomize.Options) map[string]string {
-	a := map[string]string{AnnotationWIMode: o.WIMode, AnnotationProject: o.Project}
-	if o.WIMode == kustomize.WIGSA {
+	a := map[string]string{AnnotationWIMode: string(o.WIMode), AnnotationProject: o.Project}
+	if o.WIMode == identity.ModeGSA {
 		a[AnnotationGSAName] = o.GSAName
 	}
 	return a

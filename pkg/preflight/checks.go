@@ -15,7 +15,8 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // MonitoringGroupVersion serves Managed Prometheus' kinds.
@@ -141,7 +142,7 @@ func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 
 // checkWorkloadIdentity: with a WI mode, nodes run the GKE metadata server.
 func checkWorkloadIdentity(ctx context.Context, env Env, in Input, r *Result) {
-	if in.Options.WIMode == kustomize.WINone {
+	if in.Options.WIMode == identity.ModeNone {
 		return
 	}
 	c := Check{Name: "Workload Identity", Fix: "enable Workload Identity: gcloud container clusters update CLUSTER --workload-pool=PROJECT.svc.id.goog, then gcloud container node-pools update POOL --workload-metadata=GKE_METADATA (or use --wi-mode none)"}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // BenchmarkApplyPhase times setup's apply phase (apply.Applier.Apply: the
@@ -40,7 +42,7 @@ func BenchmarkApplyPhase(b *testing.B) {
 	_ = exec.Command(kubectl, "--kubeconfig", cluster.kubeconfig, "create", "namespace", ns).Run()
 	startStandIn(b)
 	o := kustomize.NewOptions()
-	o.Namespace, o.Deployment, o.WIMode, o.DCGM = ns, "vllm", kustomize.WINone, kustomize.DCGMOff
+	o.Namespace, o.Deployment, o.WIMode, o.DCGM = ns, "vllm", identity.ModeNone, kustomize.DCGMOff
 	res, err := kustomize.Render(o)
 	if err != nil {
 		b.Fatal(err)
