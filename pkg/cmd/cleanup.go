@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -112,7 +111,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	}
 	progress := apply.NewProgress(o.Out)
 	a := &apply.Applier{Clients: s.env.Clients, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
-	rep, err := a.Delete(ctx, set, s.otherInventories(ctx, set, progress))
+	rep, err := a.Delete(ctx, apply.NewOwnership(s.env.Clients, set, progress))
 	if errors.Is(err, apply.ErrNoInventory) {
 		fmt.Fprintf(o.Out, "nothing to clean up: %s does not exist\n", set)
 		return nil
@@ -162,15 +161,9 @@ func (o *CleanupOptions) findSet(ctx context.Context, s *session) (apply.ApplySe
 	if o.HPAName != "" {
 		return apply.ForHPA(o.namespace, o.HPAName), true, nil
 	}
-	list, err := s.env.Dynamic.Resource(apply.ConfigMapGVR).Namespace(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelID})
+	names, err := s.env.InventoryNames(ctx, o.namespace)
 	if err != nil {
-		return apply.ApplySet{}, false, fmt.Errorf("listing inventories in namespace %q: %w", o.namespace, err)
-	}
-	var names []string
-	for _, cm := range list.Items {
-		if cm.GetAnnotations()[apply.AnnotationTooling] == apply.Tooling {
-			names = append(names, strings.TrimPrefix(cm.GetName(), apply.ParentPrefix))
-		}
+		return apply.ApplySet{}, false, err
 	}
 	switch len(names) {
 	case 0:

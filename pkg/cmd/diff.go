@@ -77,5 +77,5 @@ func (o *DiffOptions) diff(ctx context.Context) ([]apply.ObjectDiff, error) {
 		return nil, fmt.Errorf("setup would stop here: %w", err)
 	}
 	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force}
-	return a.Diff(ctx, p.Set, p.Objects)
+	return a.Diff(ctx, apply.NewOwnership(s.env.Clients, p.Set, nil), p.Objects)
 }

@@ -3,10 +3,8 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 
@@ -54,29 +52,4 @@ func givenFlags(cmd *cobra.Command) func(string) bool {
 		f := cmd.Flags().Lookup(name)
 		return f != nil && f.Changed
 	}
-}
-
-// sharedKeeper keeps shared objects when another infer-hpa inventory
-// exists in the cluster; it looks once, and says so once.
-func (s *session) sharedKeeper(ctx context.Context, set apply.ApplySet, progress *apply.Progress) apply.Keep {
-	var others *apply.Inventories
-	return func(*unstructured.Unstructured) bool {
-		if others == nil {
-			others = s.otherInventories(ctx, set, progress)
-		}
-		return len(others.Names) > 0
-	}
-}
-
-// otherInventories lists the other infer-hpa inventories and says so when
-// shared objects are kept for them; when it cannot tell, it keeps them.
-func (s *session) otherInventories(ctx context.Context, set apply.ApplySet, progress *apply.Progress) *apply.Inventories {
-	others, err := s.env.OtherInventories(ctx, set)
-	if err != nil {
-		progress.Printf("warning: %v; keeping shared objects to be safe", err)
-		others.Names = []string{"(unknown)"}
-	} else if len(others.Names) > 0 {
-		progress.Printf("keeping the shared adapter, RBAC and APIServices: also used by infer-hpa inventories %s", strings.Join(others.Names, ", "))
-	}
-	return &others
 }

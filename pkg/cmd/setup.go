@@ -164,7 +164,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if granted && !o.timeoutGiven {
 		a.ReadyTimeout = FreshGrantTimeout
 	}
-	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
+	rep, err := a.Apply(ctx, apply.NewOwnership(s.env.Clients, p.Set, progress), p.Objects)
 	var deferred *apply.Deferred
 	if errors.As(err, &deferred) {
 		fmt.Fprintf(o.Out, "setup applied: %s; inventory %s\n", summary(rep), p.Set)

@@ -162,32 +162,6 @@ func (p *Plan) WithParent() []*unstructured.Unstructured {
 	return append([]*unstructured.Unstructured{p.Parent()}, p.Objects...)
 }
 
-// Disown strips our ownership labels from objects that exist and are not
-// ours (applied over with --force-conflicts): they never join the
-// inventory, so they are never pruned or deleted. Namespaces that exist
-// are left out of the plan altogether.
-func (p *Plan) Disown(foreign []*unstructured.Unstructured, existingNamespaces map[string]bool) {
-	f := map[*unstructured.Unstructured]bool{}
-	for _, o := range foreign {
-		f[o] = true
-	}
-	var kept []*unstructured.Unstructured
-	for _, o := range p.Objects {
-		if o.GetKind() == "Namespace" && existingNamespaces[o.GetName()] {
-			p.note("namespace %s exists and is not ours: used as is, never deleted", o.GetName())
-			continue
-		}
-		if f[o] {
-			l := o.GetLabels()
-			delete(l, apply.LabelPartOf)
-			delete(l, apply.LabelManagedBy)
-			o.SetLabels(l)
-		}
-		kept = append(kept, o)
-	}
-	p.Objects = kept
-}
-
 func (p *Plan) note(format string, args ...any) {
 	p.Notes = append(p.Notes, fmt.Sprintf(format, args...))
 }

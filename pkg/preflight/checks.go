@@ -122,7 +122,7 @@ func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 				name, _, _ := unstructured.NestedString(live.Object, "spec", "service", "name")
 				owner = ns + "/" + name
 			}
-			ours := owner == AdapterNamespace+"/"+AdapterService && live.GetLabels()[apply.LabelManagedBy] == apply.ManagedBy
+			ours := owner == AdapterNamespace+"/"+AdapterService && apply.Ours(live)
 			switch {
 			case ours:
 				c.OK, c.Detail = true, "already ours"
@@ -184,12 +184,12 @@ func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
 			return
 		}
 		if o.GetKind() == "Namespace" {
-			if live != nil && live.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
+			if live != nil && !apply.Ours(live) {
 				r.ExistingNamespaces[o.GetName()] = true
 			}
 			continue
 		}
-		if live != nil && live.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
+		if live != nil && !apply.Ours(live) {
 			r.Foreign = append(r.Foreign, o)
 			foreign = append(foreign, refNS(o))
 		}

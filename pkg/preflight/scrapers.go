@@ -70,7 +70,7 @@ func checkScrapers(ctx context.Context, env Env, in Input, r *Result) {
 
 // scraperOurs: our planned PodMonitoring (by name), or an object we made.
 func scraperOurs(m *unstructured.Unstructured, in Input) bool {
-	if m.GetLabels()[apply.LabelManagedBy] == apply.ManagedBy {
+	if apply.Ours(m) {
 		return true
 	}
 	return m.GetNamespace() == in.Options.Namespace && m.GetName() == in.Options.PodMonitoringName

@@ -72,12 +72,12 @@ func BenchmarkApplyPhase(b *testing.B) {
 		}
 	}
 	ours := func() {
-		if _, err := a.Apply(ctx, set, objs, nil); err != nil {
+		if _, err := a.Apply(ctx, apply.NewOwnership(clients, set, nil), objs); err != nil {
 			b.Fatal(err)
 		}
 	}
 	clean := func() {
-		if _, err := a.Delete(ctx, set, nil); err != nil {
+		if _, err := a.Delete(ctx, apply.NewOwnership(clients, set, nil)); err != nil {
 			b.Fatal(err)
 		}
 	}
