@@ -13,8 +13,8 @@ import (
 )
 
 // planFlags are what setup and diff share: the cluster and manifest flags,
-// completed into library options, and which flags the user gave (the rest
-// is inferred from the cluster).
+// read into library options that the planner completes (what the user did
+// not give is empty, and inferred from the cluster).
 type planFlags struct {
 	configFlags *genericclioptions.ConfigFlags
 	manifest    *ManifestFlags
@@ -24,7 +24,6 @@ type planFlags struct {
 	Adopt string
 
 	library kustomize.Options
-	given   func(string) bool
 	// allowProjectMismatch is --allow-project-mismatch (addProjectMismatchFlag binds it).
 	allowProjectMismatch bool
 }
@@ -59,31 +58,18 @@ func (f *planFlags) complete(cmd *cobra.Command, args []string) error {
 		}
 		lib.PodMonitoringName = f.Adopt
 	}
-	f.given = givenFlags(cmd)
-	if !f.given("path") {
-		lib.Path = kustomize.PathAuto // setup and diff choose from the cluster
-	}
 	f.library = lib
 	return nil
 }
 
-// validate checks every manifest flag before the cluster is contacted. The
-// deployment may still be unknown (it is discovered): a placeholder stands
-// in for it.
+// validate checks every manifest flag given before the cluster is
+// contacted; what is not given is inferred by the planner.
 func (f *planFlags) validate() error {
-	check := f.library
-	if check.Deployment == "" {
-		check.Deployment = "placeholder"
-	}
-	if check.Path == kustomize.PathAuto {
-		check.Path = kustomize.PathAdapter // the native path's own checks run once the path is chosen
-	}
-	check.Complete()
-	return check.Validate()
+	return f.library.ValidateGiven()
 }
 
 func (f *planFlags) input(s *session) plan.Input {
-	return plan.Input{Options: f.library, Given: f.given, Context: s.context, Force: f.Force, Adopt: f.Adopt, AllowProjectMismatch: f.allowProjectMismatch}
+	return plan.Input{Options: f.library, Context: s.context, Force: f.Force, Adopt: f.Adopt, AllowProjectMismatch: f.allowProjectMismatch}
 }
 
 // plan is what setup and diff both do before they differ: plan.Make.

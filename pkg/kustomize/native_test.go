@@ -137,7 +137,7 @@ func TestNativeRefusals(t *testing.T) {
 		"bad name": {base(func(o *Options) { o.AutoscalingMetricName = "Bad_Name" }), `--autoscalingmetric-name "Bad_Name" is not a valid AutoscalingMetric name`},
 	}
 	for name, c := range cases {
-		_, err := Render(c.o)
+		_, err := Render(complete(c.o))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
 		}
@@ -149,7 +149,7 @@ func TestNativeRefusals(t *testing.T) {
 	for _, name := range []string{"gpu-util", "named port", "dotted label"} {
 		o := cases[name].o
 		o.Path = PathAdapter
-		if _, err := Render(o); err != nil {
+		if _, err := Render(complete(o)); err != nil {
 			t.Errorf("%s on --path adapter: %v", name, err)
 		}
 	}

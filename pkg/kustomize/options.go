@@ -80,27 +80,49 @@ type Options struct {
 	AutoscalingMetricName string
 }
 
-// NewOptions returns the defaults: the tutorial's chain with vLLM's own
-// defaults where the tutorial deviates from them (port 8000).
+// Defaults that Complete fills in when a field is empty: setup and diff
+// infer these from the cluster first.
+const (
+	// DefaultMetricsPort is vLLM's own default, where the tutorial uses 8081.
+	DefaultMetricsPort = "8000"
+	DefaultDCGM        = DCGMManaged
+	DefaultPath        = PathAdapter
+)
+
+// NewOptions returns the defaults nobody infers: the tutorial's chain. What
+// setup and diff infer from the cluster (the Deployment, its pod labels,
+// the metrics port, DCGM, the path, the project) stays empty; Complete
+// fills what is still empty once the planner is done (render has no
+// cluster: for it, Complete fills them all).
 func NewOptions() Options {
 	return Options{
 		Namespace:      "default",
-		MetricsPort:    "8000",
 		MetricsPath:    "/metrics",
 		ScrapeInterval: 15 * time.Second,
 		MinReplicas:    1,
 		MaxReplicas:    5,
 		Behavior:       BehaviorGPU,
-		DCGM:           DCGMManaged,
 		WIMode:         identity.DefaultMode,
 		GSAName:        identity.DefaultGSAName,
 		AdapterImage:   DefaultAdapterImage,
 		AdapterNodes:   AdapterNodesMetadataServer,
-		Path:           PathAdapter,
 	}
 }
 
-// Complete fills in what follows from other options.
+// DefaultMetrics is --metric when none is given.
+func DefaultMetrics() []Metric { return []Metric{{Name: "running"}} }
+
+// MetricsOrDefault is Metrics, or DefaultMetrics when none is given.
+func (o *Options) MetricsOrDefault() []Metric {
+	if len(o.Metrics) == 0 {
+		return DefaultMetrics()
+	}
+	return o.Metrics
+}
+
+// Complete fills in what is still empty: the names and the pod selector
+// that follow from the Deployment, and the defaults. It is called once, by
+// render or by the planner after it inferred what it could.
 func (o *Options) Complete() {
 	if o.HPAName == "" {
 		o.HPAName = o.Deployment
@@ -114,11 +136,18 @@ func (o *Options) Complete() {
 	if len(o.PodSelector) == 0 && o.Deployment != "" {
 		o.PodSelector = map[string]string{"app": o.Deployment}
 	}
-	if len(o.Metrics) == 0 {
-		o.Metrics = []Metric{{Name: "running"}}
-	}
+	o.Metrics = o.MetricsOrDefault()
 	if o.GSAName == "" {
 		o.GSAName = identity.DefaultGSAName
+	}
+	if o.MetricsPort == "" {
+		o.MetricsPort = DefaultMetricsPort
+	}
+	if o.DCGM == "" {
+		o.DCGM = DefaultDCGM
+	}
+	if o.Path == "" {
+		o.Path = DefaultPath
 	}
 }
 
@@ -126,11 +155,31 @@ func (o *Options) Complete() {
 // empty parts.
 var imageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 
-// Validate checks every option and returns the first problem, naming the
-// flag and the fix.
-func (o *Options) Validate() error {
+// ValidateGiven checks what the user gave before a planner infers the rest
+// from the cluster: every check of Validate, on a completed copy, except
+// that the names a missing Deployment would give are not required, and
+// --path auto (the planner resolves it) is taken as adapter.
+func (o Options) ValidateGiven() error {
+	if o.Path == PathAuto {
+		o.Path = PathAdapter // the native path's own checks run once the path is chosen
+	}
+	o.Complete()
+	return o.validate(o.Deployment != "")
+}
+
+// Validate checks complete options (see Complete) and returns the first
+// problem, naming the flag and the fix.
+func (o *Options) Validate() error { return o.validate(true) }
+
+// validate runs every check; without named (no Deployment yet), the
+// names are checked only where given.
+func (o *Options) validate(named bool) error {
+	names := o.validateNames
+	if !named {
+		names = o.validateGivenNames
+	}
 	checks := []func() error{
-		o.validateDerivedNames, o.validateNames, o.validateSelector, o.validateEndpoint,
+		o.validateDerivedNames, names, o.validateSelector, o.validateEndpoint,
 		o.validateReplicas, o.validateMetrics, o.validateModes, o.validateNative,
 	}
 	for _, check := range checks {
@@ -163,6 +212,26 @@ func (o *Options) validateNames() error {
 		return err
 	}
 	return dns1123("--podmonitoring-name", "PodMonitoring name", o.PodMonitoringName, validation.IsDNS1123Subdomain)
+}
+
+// validateGivenNames checks the names given while the Deployment is not.
+func (o *Options) validateGivenNames() error {
+	if err := dns1123("--namespace", "namespace name", o.Namespace, validation.IsDNS1123Label); err != nil {
+		return err
+	}
+	for _, n := range []struct{ flag, kind, v string }{
+		{"--hpa-name", "HPA name", o.HPAName},
+		{"--podmonitoring-name", "PodMonitoring name", o.PodMonitoringName},
+		{"--autoscalingmetric-name", "AutoscalingMetric name", o.AutoscalingMetricName},
+	} {
+		if n.v == "" {
+			continue
+		}
+		if err := dns1123(n.flag, n.kind, n.v, validation.IsDNS1123Subdomain); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (o *Options) validateSelector() error {

@@ -88,7 +88,7 @@ func allVariants() map[string]Options {
 func TestGolden(t *testing.T) {
 	for name, o := range allVariants() {
 		t.Run(name, func(t *testing.T) {
-			res, err := Render(o)
+			res, err := Render(complete(o))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	for name, o := range allVariants() {
 		t.Run(name, func(t *testing.T) {
-			res, err := Render(o)
+			res, err := Render(complete(o))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,8 +153,14 @@ func TestExportRoundTrip(t *testing.T) {
 func BenchmarkRender(b *testing.B) {
 	o := variants()["metrics-all"]
 	for b.Loop() {
-		if _, err := Render(o); err != nil {
+		if _, err := Render(complete(o)); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// complete is o completed, as render and the planner hand it to Render.
+func complete(o Options) Options {
+	o.Complete()
+	return o
 }

@@ -16,7 +16,6 @@ import (
 // nothing of ours needs Google Cloud IAM, so the Workload Identity mode
 // becomes none.
 func (p *Plan) resolvePath(env preflight.Env, o *kustomize.Options) error {
-	o.Complete()
 	if o.Path == kustomize.PathAdapter {
 		p.note("path adapter (--path adapter)")
 		return nil
@@ -36,7 +35,7 @@ func (p *Plan) resolvePath(env preflight.Env, o *kustomize.Options) error {
 		native, why := n.Native()
 		if native {
 			var kinds []kustomize.MetricKind
-			for _, m := range o.Metrics {
+			for _, m := range o.MetricsOrDefault() {
 				k, _ := kustomize.LookupMetric(m.Name)
 				kinds = append(kinds, k)
 			}

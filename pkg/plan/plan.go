@@ -21,10 +21,10 @@ import (
 
 // Input is what the user gave.
 type Input struct {
-	// Options from the flags; Deployment may be empty (then discovered).
+	// Options from the flags, not completed: what is empty (the Deployment,
+	// the pod labels, the metrics port, the project, DCGM, the path) is
+	// inferred from the cluster, then the rest is defaulted once.
 	Options kustomize.Options
-	// Given says whether the user set a flag ("metrics-port", "dcgm", ...).
-	Given func(flag string) bool
 	// Context is the kubeconfig context in use (for the GKE names).
 	Context string
 	// AllowProjectMismatch is --allow-project-mismatch.
@@ -51,10 +51,6 @@ type Plan struct {
 // Build reads the cluster and computes the plan.
 func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 	o := in.Options
-	given := in.Given
-	if given == nil {
-		given = func(string) bool { return false }
-	}
 	d, err := discover.FindDeployment(ctx, env.Kube, o.Namespace, o.Deployment)
 	if err != nil {
 		return nil, err
@@ -68,7 +64,7 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 	}
 	p.note("deployment %s/%s (%s)", d.Namespace, d.Name, how)
 	switch {
-	case given("pod-label"):
+	case len(o.PodSelector) > 0:
 		if err := t.SelectsPods(o.PodSelector); err != nil {
 			return nil, err
 		}
@@ -78,7 +74,7 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 		o.PodSelector = t.PodLabels
 		p.note("pods %s (the Deployment's selector)", discover.FormatLabels(t.PodLabels))
 	}
-	if !given("metrics-port") {
+	if o.MetricsPort == "" {
 		o.MetricsPort = strconv.Itoa(int(t.Port))
 		src := "vLLM's default"
 		if p2, ok := discover.PortArg(containerArgs(t)); ok && p2 == t.Port {
@@ -89,7 +85,7 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 	p.GKE = discover.DetectGKE(ctx, env.Kube, in.Context)
 	if p.GKE.Project != "" {
 		p.note("GKE project %s, location %s, cluster %s (from %s)", p.GKE.Project, orDash(p.GKE.Location), orDash(p.GKE.Cluster), p.GKE.Source)
-		if !given("project") {
+		if o.Project == "" {
 			o.Project = p.GKE.Project
 		}
 	}
@@ -102,27 +98,29 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 			p.note("%s", note)
 		}
 	}
-	if !given("dcgm") {
+	if o.DCGM == "" {
 		managed, err := preflight.ManagedDCGM(ctx, env.Kube, env.Dynamic)
 		if err != nil {
 			return nil, err
 		}
-		o.Complete()
-		o.DCGM = preflight.ChooseDCGM(managed, o.Metrics)
+		o.DCGM = preflight.ChooseDCGM(managed, o.MetricsOrDefault())
 		why := "GKE's managed DCGM exporter runs"
 		if !managed {
 			why = "GKE's managed DCGM exporter not found"
 		}
 		p.note("--dcgm %s (%s)", o.DCGM, why)
 	}
+	if o.Path == "" {
+		o.Path = kustomize.PathAuto
+	}
 	if err := p.resolvePath(env, &o); err != nil {
 		return nil, err
 	}
+	o.Complete()
 	res, err := kustomize.Render(o)
 	if err != nil {
 		return nil, err
 	}
-	o.Complete()
 	p.Options = o
 	objs, err := res.Objects()
 	if err != nil {

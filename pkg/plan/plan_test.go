@@ -45,17 +45,6 @@ func envOf(c *kubefake.Cluster) preflight.Env {
 	return preflight.Env{Kube: c.Kube, Clients: apply.Clients{Dynamic: c.Dynamic, Mapper: c.Mapper}}
 }
 
-func given(flags ...string) func(string) bool {
-	return func(f string) bool {
-		for _, g := range flags {
-			if g == f {
-				return true
-			}
-		}
-		return false
-	}
-}
-
 func tutorialOptions() kustomize.Options {
 	o := kustomize.NewOptions()
 	o.Namespace = "default"
@@ -102,11 +91,12 @@ func TestBuildMatchExpressionsOnly(t *testing.T) {
 		t.Fatalf("without --pod-label: want the error naming --pod-label, got %v", err)
 	}
 
-	for _, flags := range [][]string{{"pod-label"}, {"pod-label", "metrics-port"}} {
+	for _, port := range []string{"", "8081"} {
 		o := tutorialOptions()
 		o.PodSelector = map[string]string{"app": "gemma-server"}
-		o.MetricsPort = "8081"
-		p, _, err := Make(ctx, env, Input{Options: o, Given: given(flags...)})
+		o.MetricsPort = port
+		flags := "--pod-label, --metrics-port " + port
+		p, _, err := Make(ctx, env, Input{Options: o})
 		if err != nil {
 			t.Fatalf("%v: %v", flags, err)
 		}
@@ -117,7 +107,7 @@ func TestBuildMatchExpressionsOnly(t *testing.T) {
 
 	o := tutorialOptions()
 	o.PodSelector = map[string]string{"app": "other"}
-	_, err = Build(ctx, env, Input{Options: o, Given: given("pod-label")})
+	_, err = Build(ctx, env, Input{Options: o})
 	if err == nil || !strings.Contains(err.Error(), "does not select the pods") {
 		t.Errorf("a --pod-label the pods lack: %v", err)
 	}

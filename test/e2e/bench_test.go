@@ -43,6 +43,7 @@ func BenchmarkApplyPhase(b *testing.B) {
 	startStandIn(b)
 	o := kustomize.NewOptions()
 	o.Namespace, o.Deployment, o.WIMode, o.DCGM = ns, "vllm", identity.ModeNone, kustomize.DCGMOff
+	o.Complete()
 	res, err := kustomize.Render(o)
 	if err != nil {
 		b.Fatal(err)
