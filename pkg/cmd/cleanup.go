@@ -51,15 +51,7 @@ inventory in the namespace is used.`,
   # Delete it
   kubectl infer-hpa cleanup vllm-gemma-deployment -n default`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runVerb(o, 0),
 	}
 	cmd.Flags().StringVar(&o.HPAName, "hpa-name", "", "The HPA whose chain to delete (default: the only inventory in the namespace)")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", "none, client (list what would be deleted) or server (the apiserver checks the deletes, nothing persists)")
@@ -71,7 +63,7 @@ inventory in the namespace is used.`,
 }
 
 // Complete reads the flags and the optional HPA argument.
-func (o *CleanupOptions) Complete(args []string) error {
+func (o *CleanupOptions) Complete(_ *cobra.Command, args []string) error {
 	o.namespace = namespaceOf(o.configFlags)
 	if len(args) == 1 {
 		if o.HPAName != "" && o.HPAName != args[0] {

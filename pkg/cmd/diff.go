@@ -33,20 +33,20 @@ Exit status: 0 when setup would change nothing, 1 when it would, >1 on error
 (as kubectl diff).`,
 		Example: `  kubectl infer-hpa diff vllm-gemma-deployment -n default --metric running=4 --metric waiting=10`,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, args); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			if err := o.validate(); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runVerb(o, 2),
 	}
 	o.addPlanFlags(cmd)
 	addProjectMismatchFlag(cmd, &o.planFlags)
 	return cmd
 }
+
+// Complete reads the flags and the optional DEPLOYMENT argument.
+func (o *DiffOptions) Complete(cmd *cobra.Command, args []string) error {
+	return o.complete(cmd, args)
+}
+
+// Validate checks the flags before the cluster is contacted.
+func (o *DiffOptions) Validate() error { return o.validate() }
 
 // Run prints the diff and sets the exit status.
 func (o *DiffOptions) Run(ctx context.Context) error {

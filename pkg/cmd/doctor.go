@@ -64,15 +64,7 @@ Checks you lack the permission for are skipped, naming the permission.
 Exit status: 0 no failure, 1 a failure was found, 2 doctor could not run.`,
 		Example: doctorExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			if err := o.Validate(); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			return o.Run(c.Context())
-		},
+		RunE:    runVerb(o, 2),
 	}
 	f := cmd.Flags()
 	f.DurationVar(&o.Since, "since", o.Since, "how far back to read the adapter's log and the HPA's events")
@@ -84,7 +76,7 @@ Exit status: 0 no failure, 1 a failure was found, 2 doctor could not run.`,
 }
 
 // Complete fills in the namespace.
-func (o *DoctorOptions) Complete(args []string) error {
+func (o *DoctorOptions) Complete(_ *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Name = args[0]
 	}

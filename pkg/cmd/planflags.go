@@ -46,11 +46,8 @@ func (f *planFlags) complete(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(args) == 1 {
-		if lib.Deployment != "" && lib.Deployment != args[0] {
-			return fmt.Errorf("the DEPLOYMENT argument %q and --deployment %q differ: give one", args[0], lib.Deployment)
-		}
-		lib.Deployment = args[0]
+	if lib.Deployment, err = deploymentArg(lib.Deployment, args); err != nil {
+		return err
 	}
 	if f.Adopt != "" {
 		if cmd.Flags().Changed("podmonitoring-name") && lib.PodMonitoringName != f.Adopt {
@@ -60,6 +57,18 @@ func (f *planFlags) complete(cmd *cobra.Command, args []string) error {
 	}
 	f.library = lib
 	return nil
+}
+
+// deploymentArg is the Deployment of the optional DEPLOYMENT argument and
+// --deployment (flag), which must agree when both are given.
+func deploymentArg(flag string, args []string) (string, error) {
+	if len(args) == 0 {
+		return flag, nil
+	}
+	if flag != "" && flag != args[0] {
+		return "", fmt.Errorf("the DEPLOYMENT argument %q and --deployment %q differ: give one", args[0], flag)
+	}
+	return args[0], nil
 }
 
 // validate checks every manifest flag given before the cluster is

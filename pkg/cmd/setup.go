@@ -15,7 +15,6 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
@@ -61,15 +60,7 @@ not create are never changed without --force-conflicts, and never deleted.`,
   # Let the apiserver validate everything without persisting it
   kubectl infer-hpa setup -n default --dry-run=server`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runVerb(o, 0),
 	}
 	o.addPlanFlags(cmd)
 	addProjectMismatchFlag(cmd, &o.planFlags)
@@ -191,7 +182,7 @@ const FreshGrantTimeout = 10 * time.Minute
 func (o *SetupOptions) grantHint(p *plan.Plan) string {
 	step, err := newIAMStep(context.Background(), p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, false)
 	if err != nil || step == nil {
-		return fmt.Sprintf("grant roles/monitoring.viewer in the cluster's project to the adapter's Kubernetes service account %s/%s (--wi-mode %s)", preflight.AdapterNamespace, preflight.AdapterService, p.Options.WIMode)
+		return fmt.Sprintf("grant roles/monitoring.viewer in the cluster's project to the adapter's Kubernetes service account %s/%s (--wi-mode %s)", identity.DefaultNamespace, identity.DefaultKSA, p.Options.WIMode)
 	}
 	var b strings.Builder
 	step.printGcloud(&b, false, "  ")

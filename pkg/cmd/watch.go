@@ -21,6 +21,8 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/watch"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 const watchExample = `  # Watch the HPA of the vLLM Deployment while a load test runs
@@ -53,7 +55,7 @@ type WatchOptions struct {
 // NewWatchOptions returns options with the defaults.
 func NewWatchOptions(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *WatchOptions {
 	return &WatchOptions{configFlags: flags, IOStreams: streams, UntilReplicas: -1,
-		AdapterNamespace: "custom-metrics", AdapterSelector: watch.DefaultAdapterSelector, MetricsInterval: 5 * time.Second}
+		AdapterNamespace: identity.DefaultNamespace, AdapterSelector: watch.DefaultAdapterSelector, MetricsInterval: 5 * time.Second}
 }
 
 // NewCmdWatch returns the watch command.
@@ -71,15 +73,7 @@ When stdout is not a terminal (or with --plain) it prints one timestamped line
 per change instead.`,
 		Example: watchExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE:    runVerb(o, 0),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Plain, "plain", false, "print one line per change instead of the dashboard (default when stdout is not a terminal)")

@@ -15,7 +15,7 @@ import (
 // no setIamPolicy call. The report lists every step; on error it lists what
 // was changed before the failure (and the error says it too).
 func (c *Client) Ensure(ctx context.Context, cfg identity.Config) (Report, error) {
-	return c.run(ctx, cfg, c.ensurePrincipal, c.ensureGSA)
+	return c.run(ctx, cfg, c.principal(false), c.ensureGSA)
 }
 
 // Remove undoes Ensure: it revokes exactly our grants (nobody else's, no
@@ -23,7 +23,7 @@ func (c *Client) Ensure(ctx context.Context, cfg identity.Config) (Report, error
 // tool created it; otherwise it only revokes the KSA's impersonation grant on
 // it. Running it again changes nothing.
 func (c *Client) Remove(ctx context.Context, cfg identity.Config) (Report, error) {
-	return c.run(ctx, cfg, c.removePrincipal, c.removeGSA)
+	return c.run(ctx, cfg, c.principal(true), c.removeGSA)
 }
 
 type step func(ctx context.Context, cfg identity.Config, rep *Report) error
@@ -44,32 +44,27 @@ func (c *Client) run(ctx context.Context, cfg identity.Config, principal, gsa st
 	return rep, nil
 }
 
-func (c *Client) ensurePrincipal(ctx context.Context, cfg identity.Config, rep *Report) error {
-	if err := c.resolveNumber(ctx, &cfg, rep); err != nil {
-		return err
+// principal is the principal-mode step: it grants (or, with remove,
+// revokes) roles/monitoring.viewer on the project to the adapter's KSA as a
+// Workload Identity Federation principal.
+func (c *Client) principal(remove bool) step {
+	edit, action := addMember, ActionGranted
+	if remove {
+		edit, action = removeMember, ActionRevoked
 	}
-	member := cfg.PrincipalMember()
-	r := c.projectResource(cfg.ProjectID)
-	changed, err := c.update(ctx, r, cfg, func(p *policy) bool { return addMember(p, RoleMonitoringViewer, member) })
-	if err != nil {
-		return err
+	return func(ctx context.Context, cfg identity.Config, rep *Report) error {
+		if err := c.resolveNumber(ctx, &cfg, rep); err != nil {
+			return err
+		}
+		member := cfg.PrincipalMember()
+		r := c.projectResource(cfg.ProjectID)
+		changed, err := c.update(ctx, r, cfg, func(p *policy) bool { return edit(p, RoleMonitoringViewer, member) })
+		if err != nil {
+			return err
+		}
+		rep.policy(changed, action, r.name, RoleMonitoringViewer, member)
+		return nil
 	}
-	rep.policy(changed, ActionGranted, r.name, RoleMonitoringViewer, member)
-	return nil
-}
-
-func (c *Client) removePrincipal(ctx context.Context, cfg identity.Config, rep *Report) error {
-	if err := c.resolveNumber(ctx, &cfg, rep); err != nil {
-		return err
-	}
-	member := cfg.PrincipalMember()
-	r := c.projectResource(cfg.ProjectID)
-	changed, err := c.update(ctx, r, cfg, func(p *policy) bool { return removeMember(p, RoleMonitoringViewer, member) })
-	if err != nil {
-		return err
-	}
-	rep.policy(changed, ActionRevoked, r.name, RoleMonitoringViewer, member)
-	return nil
 }
 
 // ProjectNumber looks a project's number up through Cloud Resource Manager

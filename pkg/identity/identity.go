@@ -36,6 +36,9 @@ const (
 const (
 	DefaultMode      = ModePrincipal
 	DefaultGSAName   = "metrics-adapter-gsa"
+	// DefaultNamespace is the adapter's namespace, and DefaultKSA the name
+	// of its Kubernetes service account, Deployment and Service (the one
+	// our APIServices point at), as upstream's manifest names them.
 	DefaultNamespace = "custom-metrics"
 	DefaultKSA       = "custom-metrics-stackdriver-adapter"
 

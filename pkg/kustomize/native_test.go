@@ -8,6 +8,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 )
 
 // The native path renders exactly an AutoscalingMetric and the HPA: nothing
@@ -22,7 +24,7 @@ func TestNativeRendersOnlyAutoscalingMetricAndHPA(t *testing.T) {
 			if obj.GetNamespace() != o.Namespace {
 				t.Errorf("%s: %s/%s in namespace %q, want %q", name, obj.GetKind(), obj.GetName(), obj.GetNamespace(), o.Namespace)
 			}
-			if obj.GetLabels()[ManagedByLabel] != ManagedByValue {
+			if obj.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
 				t.Errorf("%s: %s/%s lacks the managed-by label", name, obj.GetKind(), obj.GetName())
 			}
 		}

@@ -16,13 +16,9 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/embedded"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 )
-
-// ManagedByLabel marks every object the plugin renders.
-const ManagedByLabel = "app.kubernetes.io/managed-by"
-
-// ManagedByValue is the value of ManagedByLabel, also the SSA field manager.
-const ManagedByValue = "kubectl-infer-hpa"
 
 // The order objects are applied in: namespaces and identities first, RBAC,
 // the adapter's Service before its Deployment and APIServices, monitoring
@@ -81,7 +77,7 @@ func rootKustomization(o Options) types.Kustomization {
 	k := types.Kustomization{
 		Resources: []string{embedded.Root + "/adapter", "workload", "values.yaml"},
 		Labels: []types.Label{{Pairs: map[string]string{
-			ManagedByLabel:              ManagedByValue,
+			apply.LabelManagedBy:        apply.ManagedBy,
 			"app.kubernetes.io/part-of": "infer-hpa",
 		}}},
 		SortOptions: &types.SortOptions{

@@ -91,12 +91,6 @@ func checkMetricsPort(_ context.Context, _ Env, in Input, r *Result) {
 	r.add(c)
 }
 
-// Adapter names the Service our APIServices point at.
-const (
-	AdapterNamespace = "custom-metrics"
-	AdapterService   = "custom-metrics-stackdriver-adapter"
-)
-
 // checkAPIServices: the metrics APIServices are free, or already ours.
 func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 	for _, o := range in.Objects {
@@ -122,13 +116,13 @@ func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 				name, _, _ := unstructured.NestedString(live.Object, "spec", "service", "name")
 				owner = ns + "/" + name
 			}
-			ours := owner == AdapterNamespace+"/"+AdapterService && apply.Ours(live)
+			ours := owner == identity.DefaultNamespace+"/"+identity.DefaultKSA && apply.Ours(live)
 			switch {
 			case ours:
 				c.OK, c.Detail = true, "already ours"
 			case in.Force:
 				c.OK, c.Detail = true, "served by "+owner+"; --force-conflicts: setup will take it over"
-			case owner == AdapterNamespace+"/"+AdapterService:
+			case owner == identity.DefaultNamespace+"/"+identity.DefaultKSA:
 				c.Detail = "served by upstream's custom-metrics-stackdriver-adapter (" + owner + "), not installed by infer-hpa"
 				c.Fix = UpstreamAdapterFix
 			default:
@@ -214,12 +208,12 @@ func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
 // UpstreamAdapterFix is the fix when upstream's adapter manifest (same
 // names as ours) is installed: adopting it is the natural step, not
 // uninstalling some other adapter.
-const UpstreamAdapterFix = "upstream's custom-metrics-stackdriver-adapter is already installed under the names infer-hpa uses: adopt it with --force-conflicts (setup applies its configuration over it; infer-hpa will never prune or delete it), or delete it (kubectl delete -n " + AdapterNamespace + " deployment " + AdapterService + ") and rerun"
+const UpstreamAdapterFix = "upstream's custom-metrics-stackdriver-adapter is already installed under the names infer-hpa uses: adopt it with --force-conflicts (setup applies its configuration over it; infer-hpa will never prune or delete it), or delete it (kubectl delete -n " + identity.DefaultNamespace + " deployment " + identity.DefaultKSA + ") and rerun"
 
 // upstreamAdapter: the foreign objects include the adapter's Deployment.
 func upstreamAdapter(foreign []*unstructured.Unstructured) bool {
 	for _, o := range foreign {
-		if o.GetKind() == "Deployment" && o.GetNamespace() == AdapterNamespace && o.GetName() == AdapterService {
+		if o.GetKind() == "Deployment" && o.GetNamespace() == identity.DefaultNamespace && o.GetName() == identity.DefaultKSA {
 			return true
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 func obj(apiVersion, kind, ns, name string, labels map[string]string) *unstructured.Unstructured {
@@ -24,10 +26,10 @@ func obj(apiVersion, kind, ns, name string, labels map[string]string) *unstructu
 // with --force-conflicts, not to uninstall prometheus-adapter.
 func TestUpstreamAdapterInstalled(t *testing.T) {
 	api := obj("apiregistration.k8s.io/v1", "APIService", "", "v1beta1.custom.metrics.k8s.io", nil)
-	dep := obj("apps/v1", "Deployment", AdapterNamespace, AdapterService, nil)
+	dep := obj("apps/v1", "Deployment", identity.DefaultNamespace, identity.DefaultKSA, nil)
 	liveAPI := api.DeepCopy()
-	_ = unstructured.SetNestedField(liveAPI.Object, AdapterNamespace, "spec", "service", "namespace")
-	_ = unstructured.SetNestedField(liveAPI.Object, AdapterService, "spec", "service", "name")
+	_ = unstructured.SetNestedField(liveAPI.Object, identity.DefaultNamespace, "spec", "service", "namespace")
+	_ = unstructured.SetNestedField(liveAPI.Object, identity.DefaultKSA, "spec", "service", "name")
 	liveDep := dep.DeepCopy()
 	liveDep.SetLabels(map[string]string{"k8s-app": "custom-metrics-stackdriver-adapter"})
 	r := &Result{lives: map[*unstructured.Unstructured]live{api: {obj: liveAPI}, dep: {obj: liveDep}}}
