@@ -115,7 +115,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "%s kept (shared)\n", k)
 	}
 	if iam != nil {
-		if err := iam.do(ctx, o.Out, o.ErrOut, true, o.dryRun.On(), o.PrintGcloud, "revoke what setup granted"); err != nil {
+		if err := iam.do(ctx, o.IOStreams, iamRevoke); err != nil {
 			return fmt.Errorf("cleanup stopped at Google Cloud IAM: %w\nthe cluster side is gone (%s): fix the above and rerun cleanup --iam with the same flags", err, summary(rep))
 		}
 	}
@@ -138,7 +138,7 @@ func (o *CleanupOptions) iamStep(ctx context.Context, s *session, set apply.Appl
 		return nil, err // no inventory: Delete says so
 	}
 	mode, project, gsa := iamFromParent(parent.GetAnnotations())
-	step, err := newIAMStep(ctx, mode, project, gsa, discover.DetectGKE(ctx, s.env.Kube, s.context), !o.dryRun.On() && !o.PrintGcloud)
+	step, err := newIAMStep(ctx, mode, project, gsa, discover.DetectGKE(ctx, s.env.Kube, s.context), iamModeOf(o.dryRun, o.PrintGcloud))
 	if err != nil {
 		return nil, fmt.Errorf("--iam (recorded --wi-mode %s, --project %q): %w", mode, project, err)
 	}

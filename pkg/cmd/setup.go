@@ -125,13 +125,13 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	checks.RenameMetrics(p.Objects)
 	var iam *iamStep
 	if !o.SkipIAM {
-		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
+		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, iamModeOf(o.dryRun, o.PrintGcloud)); err != nil {
 			return fmt.Errorf("Google Cloud IAM (--wi-mode %s): %w; or pass --skip-iam and grant roles/monitoring.viewer yourself", p.Options.WIMode, err)
 		}
 	}
 	if o.dryRun == apply.DryRunClient {
 		if iam != nil {
-			iam.printGcloud(o.ErrOut, false, "would run: ")
+			iam.printGcloud(o.ErrOut, iamGrant, "would run: ")
 		}
 		return printObjects(o.Out, p.WithParent(), o.Output)
 	}
@@ -143,10 +143,10 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	case iam == nil && o.SkipIAM && p.Options.WIMode != identity.ModeNone:
 		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
 	case iam != nil:
-		if err := iam.do(ctx, o.Out, o.ErrOut, false, o.dryRun.On(), o.PrintGcloud, "grant the adapter roles/monitoring.viewer"); err != nil {
+		if err := iam.do(ctx, o.IOStreams, iamGrant); err != nil {
 			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nnothing was applied to the cluster: fix the above and rerun setup", err)
 		}
-		granted = !o.dryRun.On() && !o.PrintGcloud
+		granted = iam.how == iamCall
 	}
 	progress := apply.NewProgress(o.Out)
 	w := &adapterWait{kube: s.env.Kube, deferIAM: !granted && p.Options.WIMode != identity.ModeNone, grant: o.grantHint(p)}
@@ -180,12 +180,12 @@ const FreshGrantTimeout = 10 * time.Minute
 
 // grantHint is the exact grant the adapter needs, as gcloud commands.
 func (o *SetupOptions) grantHint(p *plan.Plan) string {
-	step, err := newIAMStep(context.Background(), p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, false)
+	step, err := newIAMStep(context.Background(), p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, iamPrintGcloud)
 	if err != nil || step == nil {
 		return fmt.Sprintf("grant roles/monitoring.viewer in the cluster's project to the adapter's Kubernetes service account %s/%s (--wi-mode %s)", identity.DefaultNamespace, identity.DefaultKSA, p.Options.WIMode)
 	}
 	var b strings.Builder
-	step.printGcloud(&b, false, "  ")
+	step.printGcloud(&b, iamGrant, "  ")
 	return "grant the adapter roles/monitoring.viewer (or rerun setup without --skip-iam/--print-gcloud):\n" + strings.TrimRight(b.String(), "\n")
 }
 
