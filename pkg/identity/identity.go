@@ -34,8 +34,8 @@ const (
 
 // Defaults for Config.
 const (
-	DefaultMode      = ModePrincipal
-	DefaultGSAName   = "metrics-adapter-gsa"
+	DefaultMode    = ModePrincipal
+	DefaultGSAName = "metrics-adapter-gsa"
 	// DefaultNamespace is the adapter's namespace, and DefaultKSA the name
 	// of its Kubernetes service account, Deployment and Service (the one
 	// our APIServices point at), as upstream's manifest names them.
