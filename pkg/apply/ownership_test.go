@@ -287,3 +287,27 @@ func refs(objs []*unstructured.Unstructured) []string {
 	}
 	return out
 }
+
+// A server dry run cannot check objects in a namespace it only dry-run
+// created: their outcome is NotChecked, typed and counted, with the reason
+// on the progress line.
+func TestServerDryRunNotChecked(t *testing.T) {
+	w := newWorld()
+	w.c.Dynamic.PrependReactor("patch", "serviceaccounts", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "custom-metrics")
+	})
+	a := w.applier()
+	a.DryRun = DryRunServer
+	sa := ours(setA, "v1", "ServiceAccount", "custom-metrics", "custom-metrics-stackdriver-adapter")
+	_, results, err := a.applyLevel(context.Background(), []*unstructured.Unstructured{sa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &Report{Results: results}
+	if results[0].Outcome != NotChecked || rep.Count()[NotChecked] != 1 {
+		t.Fatalf("results %+v", results)
+	}
+	if want := "serviceaccount/custom-metrics-stackdriver-adapter not checked: namespace custom-metrics does not exist yet (server dry run)\n"; w.out.String() != want {
+		t.Errorf("progress %q, want %q", w.out.String(), want)
+	}
+}

@@ -47,3 +47,13 @@ func TestIAMStepStreams(t *testing.T) {
 		t.Error("no dry run, no --print-gcloud: want IAM calls")
 	}
 }
+
+// The summary counts every typed outcome, "not checked" included.
+func TestSummaryCountsNotChecked(t *testing.T) {
+	rep := &apply.Report{Results: []apply.Result{
+		{Ref: "a", Outcome: apply.Created}, {Ref: "b", Outcome: apply.NotChecked}, {Ref: "c", Outcome: apply.NotChecked},
+	}, Kept: []string{"d"}}
+	if got, want := summary(rep), "1 created, 2 not checked, 1 kept (shared)"; got != want {
+		t.Errorf("summary = %q, want %q", got, want)
+	}
+}

@@ -209,7 +209,7 @@ func doneWord(m apply.DryRunMode) string {
 func summary(rep *apply.Report) string {
 	n := rep.Count()
 	var parts []string
-	for _, out := range []apply.Outcome{apply.Created, apply.Configured, apply.Unchanged, apply.Pruned, apply.Deleted} {
+	for _, out := range []apply.Outcome{apply.Created, apply.Configured, apply.Unchanged, apply.NotChecked, apply.Pruned, apply.Deleted} {
 		if n[out] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n[out], out))
 		}
