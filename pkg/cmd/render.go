@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
 
 // RenderOptions holds the state of `render`.
@@ -115,5 +117,5 @@ func (o *RenderOptions) Run(context.Context) error {
 	if err != nil {
 		return err
 	}
-	return printObjects(o.Out, objs, "json")
+	return printers.Objects(o.Out, "json", objs)
 }

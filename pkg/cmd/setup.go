@@ -17,6 +17,8 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
 
 // SetupOptions holds the state of `setup`.
@@ -133,7 +135,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		if iam != nil {
 			iam.printGcloud(o.ErrOut, iamGrant, "would run: ")
 		}
-		return printObjects(o.Out, p.WithParent(), o.Output)
+		return printers.Objects(o.Out, o.Output, p.WithParent())
 	}
 	// The Google side comes first: the real adapter exits at start-up
 	// without roles/monitoring.viewer, so granting after waiting for it
