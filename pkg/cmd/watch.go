@@ -47,7 +47,10 @@ type WatchOptions struct {
 	AdapterSelector  string
 	MetricsInterval  time.Duration
 
-	client kubernetes.Interface
+	// session is the cluster, as setup, diff and cleanup reach it (Run
+	// connects unless a test gave client).
+	session *session
+	client  kubernetes.Interface
 	// metrics is nil when the REST client could not be built.
 	metrics watch.MetricsSource
 }
@@ -86,35 +89,31 @@ per change instead.`,
 	return cmd
 }
 
-// Complete fills in the namespace, context, clients and output mode.
+// Complete reads the name, the namespace and the output mode; Run
+// connects.
 func (o *WatchOptions) Complete(c *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Name = args[0]
 	}
-	loader := o.configFlags.ToRawKubeConfigLoader()
-	ns, _, err := loader.Namespace()
-	if err != nil {
-		return err
-	}
-	o.Namespace = ns
-	if o.configFlags.Context != nil && *o.configFlags.Context != "" {
-		o.Context = *o.configFlags.Context
-	} else if raw, err := loader.RawConfig(); err == nil {
-		o.Context = raw.CurrentContext
-	}
+	o.Namespace = namespaceOf(o.configFlags)
 	if !c.Flags().Changed("plain") {
 		o.Plain = !isTerminal(o.Out)
 	}
-	cfg, err := o.configFlags.ToRESTConfig()
+	return nil
+}
+
+// connect reaches the cluster through the session code of the other verbs:
+// the clients, and the kubeconfig context for the GKE names.
+func (o *WatchOptions) connect(ctx context.Context) error {
+	if o.client != nil {
+		return nil
+	}
+	s, err := connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	o.client = cs
-	o.metrics = watch.CustomMetricsREST{Client: cs.Discovery().RESTClient()}
+	o.session, o.client, o.Context = s, s.env.Kube, s.context
+	o.metrics = watch.CustomMetricsREST{Client: s.env.Kube.Discovery().RESTClient()}
 	return nil
 }
 
@@ -151,6 +150,9 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
+	}
+	if err := o.connect(ctx); err != nil {
+		return err
 	}
 	target, err := watch.Resolve(ctx, o.client, o.Namespace, o.Name)
 	if err != nil {
@@ -238,11 +240,10 @@ const doctorInterval = 30 * time.Second
 // doctorLoop runs doctor's read-only checks now and on every slow tick
 // and sends the verdict and table to the screen, until ctx ends.
 func (o *WatchOptions) doctorLoop(ctx context.Context, p *tea.Program) {
-	s, err := connect(ctx, o.configFlags)
-	if err != nil {
+	if o.session == nil {
 		return
 	}
-	env := doctorEnv(ctx, s)
+	env := doctorEnv(ctx, o.session)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, doctorInterval)
 		rep, err := doctor.Run(rctx, env, doctor.Input{Namespace: o.Namespace, Name: o.Name, Since: 15 * time.Minute,
