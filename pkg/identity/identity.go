@@ -7,6 +7,7 @@
 package identity
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -78,18 +79,10 @@ type Config struct {
 
 // WithDefaults fills empty fields with the defaults.
 func (c Config) WithDefaults() Config {
-	if c.Mode == "" {
-		c.Mode = DefaultMode
-	}
-	if c.GSAName == "" {
-		c.GSAName = DefaultGSAName
-	}
-	if c.Namespace == "" {
-		c.Namespace = DefaultNamespace
-	}
-	if c.KSA == "" {
-		c.KSA = DefaultKSA
-	}
+	c.Mode = cmp.Or(c.Mode, DefaultMode)
+	c.GSAName = cmp.Or(c.GSAName, DefaultGSAName)
+	c.Namespace = cmp.Or(c.Namespace, DefaultNamespace)
+	c.KSA = cmp.Or(c.KSA, DefaultKSA)
 	return c
 }
 

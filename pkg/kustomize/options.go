@@ -4,6 +4,7 @@
 package kustomize
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -137,18 +138,10 @@ func (o *Options) Complete() {
 		o.PodSelector = map[string]string{"app": o.Deployment}
 	}
 	o.Metrics = o.MetricsOrDefault()
-	if o.GSAName == "" {
-		o.GSAName = identity.DefaultGSAName
-	}
-	if o.MetricsPort == "" {
-		o.MetricsPort = DefaultMetricsPort
-	}
-	if o.DCGM == "" {
-		o.DCGM = DefaultDCGM
-	}
-	if o.Path == "" {
-		o.Path = DefaultPath
-	}
+	o.GSAName = cmp.Or(o.GSAName, identity.DefaultGSAName)
+	o.MetricsPort = cmp.Or(o.MetricsPort, DefaultMetricsPort)
+	o.DCGM = cmp.Or(o.DCGM, DefaultDCGM)
+	o.Path = cmp.Or(o.Path, DefaultPath)
 }
 
 // imageRE is a loose check of image references that catches spaces and
