@@ -9,7 +9,6 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/adapterhealth"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 

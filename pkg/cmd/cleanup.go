@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 )
 
@@ -89,7 +90,7 @@ func (o *CleanupOptions) Validate() error {
 
 // Run finds the inventory and deletes it.
 func (o *CleanupOptions) Run(ctx context.Context) error {
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}
@@ -102,8 +103,8 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		return err
 	}
 	progress := apply.NewProgress(o.Out)
-	a := &apply.Applier{Clients: s.env.Clients, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
-	rep, err := a.Delete(ctx, apply.NewOwnership(s.env.Clients, set, progress))
+	a := &apply.Applier{Clients: s.Env.Clients, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
+	rep, err := a.Delete(ctx, apply.NewOwnership(s.Env.Clients, set, progress))
 	if errors.Is(err, apply.ErrNoInventory) {
 		fmt.Fprintf(o.Out, "nothing to clean up: %s does not exist\n", set)
 		return nil
@@ -129,16 +130,16 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 
 // iamStep reads the Workload Identity settings setup recorded on the
 // inventory, when --iam asks for their removal; nil otherwise.
-func (o *CleanupOptions) iamStep(ctx context.Context, s *session, set apply.ApplySet) (*iamStep, error) {
+func (o *CleanupOptions) iamStep(ctx context.Context, s *cluster.Session, set apply.ApplySet) (*iamStep, error) {
 	if !o.IAM {
 		return nil, nil
 	}
-	parent, err := s.env.ReadParent(ctx, set)
+	parent, err := s.Env.ReadParent(ctx, set)
 	if err != nil || parent == nil {
 		return nil, err // no inventory: Delete says so
 	}
 	mode, project, gsa := iamFromParent(parent.GetAnnotations())
-	step, err := newIAMStep(ctx, mode, project, gsa, discover.DetectGKE(ctx, s.env.Kube, s.context), iamModeOf(o.dryRun, o.PrintGcloud))
+	step, err := newIAMStep(ctx, mode, project, gsa, discover.DetectGKE(ctx, s.Env.Kube, s.Context), iamModeOf(o.dryRun, o.PrintGcloud))
 	if err != nil {
 		return nil, fmt.Errorf("--iam (recorded --wi-mode %s, --project %q): %w", mode, project, err)
 	}
@@ -149,11 +150,11 @@ func (o *CleanupOptions) iamStep(ctx context.Context, s *session, set apply.Appl
 }
 
 // findSet is the named inventory, or the only one in the namespace.
-func (o *CleanupOptions) findSet(ctx context.Context, s *session) (apply.ApplySet, bool, error) {
+func (o *CleanupOptions) findSet(ctx context.Context, s *cluster.Session) (apply.ApplySet, bool, error) {
 	if o.HPAName != "" {
 		return apply.ForHPA(o.namespace, o.HPAName), true, nil
 	}
-	names, err := s.env.InventoryNames(ctx, o.namespace)
+	names, err := s.Env.InventoryNames(ctx, o.namespace)
 	if err != nil {
 		return apply.ApplySet{}, false, err
 	}

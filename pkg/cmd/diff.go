@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 )
 
 // DiffOptions holds the state of `diff`.
@@ -64,7 +65,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 }
 
 func (o *DiffOptions) diff(ctx context.Context) ([]apply.ObjectDiff, error) {
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +77,6 @@ func (o *DiffOptions) diff(ctx context.Context) ([]apply.ObjectDiff, error) {
 		checks.Print(o.ErrOut)
 		return nil, fmt.Errorf("setup would stop here: %w", err)
 	}
-	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force}
-	return a.Diff(ctx, apply.NewOwnership(s.env.Clients, p.Set, nil), p.Objects)
+	a := &apply.Applier{Clients: s.Env.Clients, Force: o.Force}
+	return a.Diff(ctx, apply.NewOwnership(s.Env.Clients, p.Set, nil), p.Objects)
 }

@@ -14,13 +14,13 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/doctor"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/watch"
-
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 const doctorExample = `  # Why does my HPA not scale? Check every link of the chain
@@ -112,7 +112,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	defer cancel()
 	klog.SetLogger(logr.Discard()) // client-go's warnings would break the table
 	defer klog.ClearLogger()
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
@@ -150,9 +150,9 @@ func (o *DoctorOptions) report(ctx context.Context, env doctor.Env) error {
 // doctorEnv builds the readers: the cluster's, and Google's from the
 // user's Application Default Credentials and gcloud's endpoint overrides.
 // A Google client that cannot be built leaves its checks skipped, saying why.
-func doctorEnv(ctx context.Context, s *session) doctor.Env {
-	env := doctor.Env{Kube: s.env.Kube, Dynamic: s.env.Dynamic,
-		Custom: watch.CustomMetricsREST{Client: s.env.Kube.Discovery().RESTClient()}}
+func doctorEnv(ctx context.Context, s *cluster.Session) doctor.Env {
+	env := doctor.Env{Kube: s.Env.Kube, Dynamic: s.Env.Dynamic,
+		Custom: watch.CustomMetricsREST{Client: s.Env.Kube.Discovery().RESTClient()}}
 	opts := gcp.OptionsFromEnv(nil)
 	monEndpoint := os.Getenv(gcp.EnvMonitoringEndpoint)
 	// Credentials turned off and no local endpoint: calling Google's real

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
@@ -77,11 +78,11 @@ func (f *planFlags) validate() error {
 	return f.library.ValidateGiven()
 }
 
-func (f *planFlags) input(s *session) plan.Input {
-	return plan.Input{Options: f.library, Context: s.context, Force: f.Force, Adopt: f.Adopt, AllowProjectMismatch: f.allowProjectMismatch}
+func (f *planFlags) input(s *cluster.Session) plan.Input {
+	return plan.Input{Options: f.library, Context: s.Context, Force: f.Force, Adopt: f.Adopt, AllowProjectMismatch: f.allowProjectMismatch}
 }
 
 // plan is what setup and diff both do before they differ: plan.Make.
-func (f *planFlags) plan(ctx context.Context, s *session) (*plan.Plan, *preflight.Result, error) {
-	return plan.Make(ctx, s.env, f.input(s))
+func (f *planFlags) plan(ctx context.Context, s *cluster.Session) (*plan.Plan, *preflight.Result, error) {
+	return plan.Make(ctx, s.Env, f.input(s))
 }

@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
 

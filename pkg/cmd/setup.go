@@ -8,16 +8,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
-
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
-
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
 
@@ -109,7 +107,7 @@ func (o *SetupOptions) Validate() error {
 
 // Run plans, checks, applies and reports.
 func (o *SetupOptions) Run(ctx context.Context) error {
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}
@@ -151,13 +149,13 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 		granted = iam.how == iamCall
 	}
 	progress := apply.NewProgress(o.Out)
-	w := &adapterWait{kube: s.env.Kube, deferIAM: !granted && p.Options.WIMode != identity.ModeNone, grant: o.grantHint(p)}
-	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress,
+	w := &adapterWait{kube: s.Env.Kube, deferIAM: !granted && p.Options.WIMode != identity.ModeNone, grant: o.grantHint(p)}
+	a := &apply.Applier{Clients: s.Env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress,
 		Explain: w.explain, Adopted: adopted(p.Options.Namespace, o.Adopt)}
 	if granted && !o.timeoutGiven {
 		a.ReadyTimeout = FreshGrantTimeout
 	}
-	rep, err := a.Apply(ctx, apply.NewOwnership(s.env.Clients, p.Set, progress), p.Objects)
+	rep, err := a.Apply(ctx, apply.NewOwnership(s.Env.Clients, p.Set, progress), p.Objects)
 	var deferred *apply.Deferred
 	if errors.As(err, &deferred) {
 		fmt.Fprintf(o.Out, "setup applied: %s; inventory %s\n", summary(rep), p.Set)

@@ -17,12 +17,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/doctor"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/watch"
-
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 const watchExample = `  # Watch the HPA of the vLLM Deployment while a load test runs
@@ -49,7 +49,7 @@ type WatchOptions struct {
 
 	// session is the cluster, as setup, diff and cleanup reach it (Run
 	// connects unless a test gave client).
-	session *session
+	session *cluster.Session
 	client  kubernetes.Interface
 	// metrics is nil when the REST client could not be built.
 	metrics watch.MetricsSource
@@ -108,12 +108,12 @@ func (o *WatchOptions) connect(ctx context.Context) error {
 	if o.client != nil {
 		return nil
 	}
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}
-	o.session, o.client, o.Context = s, s.env.Kube, s.context
-	o.metrics = watch.CustomMetricsREST{Client: s.env.Kube.Discovery().RESTClient()}
+	o.session, o.client, o.Context = s, s.Env.Kube, s.Context
+	o.metrics = watch.CustomMetricsREST{Client: s.Env.Kube.Discovery().RESTClient()}
 	return nil
 }
 

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 

@@ -9,9 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
 // metadataServerLabel marks GKE nodes that run the GKE metadata server

@@ -8,9 +8,8 @@ import (
 	"testing"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
 // TestDomainScopedEmail: IAM names a domain-scoped project's accounts

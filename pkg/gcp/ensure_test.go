@@ -9,9 +9,8 @@ import (
 	"testing"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
 func TestPrincipalLifecycle(t *testing.T) {

@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
 // Faults that must converge: the end state is the normal one, foreign

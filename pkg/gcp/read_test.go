@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
 func TestReadGrantsOnlyReads(t *testing.T) {

@@ -14,10 +14,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/embedded"
-
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // The order objects are applied in: namespaces and identities first, RBAC,

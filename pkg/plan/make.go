@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
@@ -14,7 +15,7 @@ import (
 // ownership policy (apply.Ownership). The
 // plan is returned even when a check failed, so that the caller can print
 // the checks; setup then stops, diff reports that setup would stop.
-func Make(ctx context.Context, env preflight.Env, in Input) (*Plan, *preflight.Result, error) {
+func Make(ctx context.Context, env cluster.Env, in Input) (*Plan, *preflight.Result, error) {
 	p, err := Build(ctx, env, in)
 	if err != nil {
 		return nil, nil, err

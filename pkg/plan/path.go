@@ -3,11 +3,10 @@ package plan
 import (
 	"fmt"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
 // resolvePath turns --path auto into adapter or native from what the
@@ -15,7 +14,7 @@ import (
 // AutoscalingMetric, and notes the choice and why. On the native path
 // nothing of ours needs Google Cloud IAM, so the Workload Identity mode
 // becomes none.
-func (p *Plan) resolvePath(env preflight.Env, o *kustomize.Options) error {
+func (p *Plan) resolvePath(env cluster.Env, o *kustomize.Options) error {
 	if o.Path == kustomize.PathAdapter {
 		p.note("path adapter (--path adapter)")
 		return nil

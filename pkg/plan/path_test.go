@@ -9,14 +9,13 @@ import (
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
-func gkeEnv(ver string, kind bool) preflight.Env {
+func gkeEnv(ver string, kind bool) cluster.Env {
 	c := kubefake.NewClientset()
 	d := c.Discovery().(*fakediscovery.FakeDiscovery)
 	d.FakedServerVersion = &version.Info{GitVersion: ver}
@@ -24,7 +23,7 @@ func gkeEnv(ver string, kind bool) preflight.Env {
 		d.Resources = []*metav1.APIResourceList{{GroupVersion: discover.NativeGroupVersion,
 			APIResources: []metav1.APIResource{{Name: "autoscalingmetrics", Kind: discover.NativeKind, Namespaced: true}}}}
 	}
-	return preflight.Env{Kube: c}
+	return cluster.Env{Kube: c}
 }
 
 func TestResolvePath(t *testing.T) {

@@ -12,11 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
-
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Input is what the user gave.
@@ -49,7 +49,7 @@ type Plan struct {
 }
 
 // Build reads the cluster and computes the plan.
-func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
+func Build(ctx context.Context, env cluster.Env, in Input) (*Plan, error) {
 	o := in.Options
 	d, err := discover.FindDeployment(ctx, env.Kube, o.Namespace, o.Deployment)
 	if err != nil {

@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/kubefake"
 )
 
@@ -41,8 +41,8 @@ func gkeNode(name string) *corev1.Node {
 	}
 }
 
-func envOf(c *kubefake.Cluster) preflight.Env {
-	return preflight.Env{Kube: c.Kube, Clients: apply.Clients{Dynamic: c.Dynamic, Mapper: c.Mapper}}
+func envOf(c *kubefake.Cluster) cluster.Env {
+	return cluster.Env{Kube: c.Kube, Clients: apply.Clients{Dynamic: c.Dynamic, Mapper: c.Mapper}}
 }
 
 func tutorialOptions() kustomize.Options {

@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
@@ -23,7 +23,7 @@ import (
 const MonitoringGroupVersion = "monitoring.googleapis.com/v1"
 
 // checkCRDs: the plan's Managed Prometheus kinds are served.
-func checkCRDs(_ context.Context, env Env, in Input, r *Result) {
+func checkCRDs(_ context.Context, env cluster.Env, in Input, r *Result) {
 	need := map[string]bool{}
 	for _, o := range in.Objects {
 		if o.GroupVersionKind().Group == "monitoring.googleapis.com" {
@@ -67,7 +67,7 @@ func checkCRDs(_ context.Context, env Env, in Input, r *Result) {
 // listens on (its --port, else 8000): Managed Prometheus scrapes a numbered
 // port on the pod IP, which is how the tutorial's Deployment, declaring no
 // ports, is scraped.
-func checkMetricsPort(_ context.Context, _ Env, in Input, r *Result) {
+func checkMetricsPort(_ context.Context, _ cluster.Env, in Input, r *Result) {
 	c := Check{Name: "metrics port"}
 	d := in.Deployment
 	if d == nil {
@@ -92,7 +92,7 @@ func checkMetricsPort(_ context.Context, _ Env, in Input, r *Result) {
 }
 
 // checkAPIServices: the metrics APIServices are free, or already ours.
-func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
+func checkAPIServices(_ context.Context, _ cluster.Env, in Input, r *Result) {
 	for _, o := range in.Objects {
 		if o.GetKind() != "APIService" {
 			continue
@@ -135,7 +135,7 @@ func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 }
 
 // checkWorkloadIdentity: with a WI mode, nodes run the GKE metadata server.
-func checkWorkloadIdentity(ctx context.Context, env Env, in Input, r *Result) {
+func checkWorkloadIdentity(ctx context.Context, env cluster.Env, in Input, r *Result) {
 	if in.Options.WIMode == identity.ModeNone {
 		return
 	}
@@ -154,7 +154,7 @@ func checkWorkloadIdentity(ctx context.Context, env Env, in Input, r *Result) {
 
 // checkForeign: planned objects that exist without our managed-by label
 // belong to someone else. Namespaces are shared freely and never foreign.
-func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
+func checkForeign(_ context.Context, _ cluster.Env, in Input, r *Result) {
 	c := Check{Name: "existing objects"}
 	var foreign []string
 	r.ExistingNamespaces = map[string]bool{}
@@ -228,7 +228,7 @@ func refNS(o *unstructured.Unstructured) string {
 }
 
 // gvrOf maps an object to its resource for access reviews.
-func gvrOf(env Env, o *unstructured.Unstructured) (schema.GroupVersionResource, bool, error) {
+func gvrOf(env cluster.Env, o *unstructured.Unstructured) (schema.GroupVersionResource, bool, error) {
 	m, err := env.Mapping(o.GroupVersionKind())
 	if err != nil {
 		return schema.GroupVersionResource{}, false, err

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 )
 
 var podMonitoringGVR = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "podmonitorings"}
@@ -22,7 +23,7 @@ var podMonitoringGVR = schema.GroupVersionResource{Group: "monitoring.googleapis
 // series with the same namespace and pod, so a second scraper (the
 // tutorial's own PodMonitoring, a user's, or ours renamed) makes the HPA see
 // twice the load and over-scale.
-func checkScrapers(ctx context.Context, env Env, in Input, r *Result) {
+func checkScrapers(ctx context.Context, env cluster.Env, in Input, r *Result) {
 	d := in.Deployment
 	if d == nil || env.Dynamic == nil {
 		return

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
@@ -34,8 +35,8 @@ func TestUpstreamAdapterInstalled(t *testing.T) {
 	liveDep.SetLabels(map[string]string{"k8s-app": "custom-metrics-stackdriver-adapter"})
 	r := &Result{lives: map[*unstructured.Unstructured]live{api: {obj: liveAPI}, dep: {obj: liveDep}}}
 	in := Input{Objects: []*unstructured.Unstructured{api, dep}}
-	checkAPIServices(context.Background(), Env{}, in, r)
-	checkForeign(context.Background(), Env{}, in, r)
+	checkAPIServices(context.Background(), cluster.Env{}, in, r)
+	checkForeign(context.Background(), cluster.Env{}, in, r)
 	if len(r.Checks) != 2 {
 		t.Fatalf("%d checks: %+v", len(r.Checks), r.Checks)
 	}
@@ -55,7 +56,7 @@ func TestUpstreamAdapterInstalled(t *testing.T) {
 	_ = unstructured.SetNestedField(liveAPI2.Object, "monitoring", "spec", "service", "namespace")
 	_ = unstructured.SetNestedField(liveAPI2.Object, "prometheus-adapter", "spec", "service", "name")
 	r = &Result{lives: map[*unstructured.Unstructured]live{api: {obj: liveAPI2}}}
-	checkAPIServices(context.Background(), Env{}, Input{Objects: []*unstructured.Unstructured{api}}, r)
+	checkAPIServices(context.Background(), cluster.Env{}, Input{Objects: []*unstructured.Unstructured{api}}, r)
 	if c := r.Checks[0]; c.OK || strings.Contains(c.Fix, "adopt it") {
 		t.Errorf("foreign adapter: %+v", c)
 	}

@@ -14,9 +14,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
 // BenchmarkApplyPhase times setup's apply phase (apply.Applier.Apply: the
