@@ -16,7 +16,6 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
 // Input is what the user gave.
@@ -99,11 +98,11 @@ func Build(ctx context.Context, env cluster.Env, in Input) (*Plan, error) {
 		}
 	}
 	if o.DCGM == "" {
-		managed, err := preflight.ManagedDCGM(ctx, env.Kube, env.Dynamic)
+		managed, err := discover.ManagedDCGM(ctx, env.Kube, env.Dynamic)
 		if err != nil {
 			return nil, err
 		}
-		o.DCGM = preflight.ChooseDCGM(managed, o.MetricsOrDefault())
+		o.DCGM = chooseDCGM(managed, o.MetricsOrDefault())
 		why := "GKE's managed DCGM exporter runs"
 		if !managed {
 			why = "GKE's managed DCGM exporter not found"

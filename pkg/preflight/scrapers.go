@@ -16,7 +16,10 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 )
 
-var podMonitoringGVR = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "podmonitorings"}
+var (
+	podMonitoringGVR        = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "podmonitorings"}
+	clusterPodMonitoringGVR = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "clusterpodmonitorings"}
+)
 
 // checkScrapers: no other PodMonitoring in the namespace, and no
 // ClusterPodMonitoring, selects the vLLM pods. The adapter sums every
