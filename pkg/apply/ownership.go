@@ -36,6 +36,9 @@ import (
 //     cleanup deletes the shared members and the shared objects of ours
 //     whose inventory is gone (a shared object carries the id of the setup
 //     that applied it last).
+//  5. What the user adopts by name (--adopt-podmonitoring NAME, see
+//     Adopted) becomes ours: it is not foreign, setup applies over its
+//     fields and it joins the inventory, so cleanup deletes it.
 //
 // An Ownership is for one inventory and one command: it lists the other
 // inventories at most once, when rule 3 first needs them.
@@ -59,6 +62,17 @@ func (o *Ownership) Set() ApplySet { return o.set }
 // not ours.
 func Ours(live *unstructured.Unstructured) bool {
 	return live != nil && live.GetLabels()[LabelManagedBy] == ManagedBy
+}
+
+// Adopted is rule 5's test for --adopt-podmonitoring name in namespace:
+// the planned PodMonitoring of that name; nil when nothing is adopted.
+func Adopted(namespace, name string) func(*unstructured.Unstructured) bool {
+	if name == "" {
+		return nil
+	}
+	return func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "PodMonitoring" && o.GetNamespace() == namespace && o.GetName() == name
+	}
 }
 
 // Disown applies rule 2 to a prepared plan: the foreign objects (planned

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -151,7 +150,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	progress := apply.NewProgress(o.Out)
 	w := &adapterWait{kube: s.Env.Kube, deferIAM: !granted && p.Options.WIMode != identity.ModeNone, grant: o.grantHint(p)}
 	a := &apply.Applier{Clients: s.Env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress,
-		Explain: w.explain, Adopted: adopted(p.Options.Namespace, o.Adopt)}
+		Explain: w.explain, Adopted: apply.Adopted(p.Options.Namespace, o.Adopt)}
 	if granted && !o.timeoutGiven {
 		a.ReadyTimeout = FreshGrantTimeout
 	}
@@ -187,15 +186,6 @@ func (o *SetupOptions) grantHint(p *plan.Plan) string {
 	var b strings.Builder
 	step.printGcloud(&b, iamGrant, "  ")
 	return "grant the adapter roles/monitoring.viewer (or rerun setup without --skip-iam/--print-gcloud):\n" + strings.TrimRight(b.String(), "\n")
-}
-
-func adopted(namespace, name string) func(*unstructured.Unstructured) bool {
-	if name == "" {
-		return nil
-	}
-	return func(o *unstructured.Unstructured) bool {
-		return o.GetKind() == "PodMonitoring" && o.GetNamespace() == namespace && o.GetName() == name
-	}
 }
 
 func doneWord(m apply.DryRunMode) string {

@@ -156,3 +156,41 @@ func TestMakeDisownsForeign(t *testing.T) {
 		t.Errorf("notes: %v", p.Notes)
 	}
 }
+
+// Ownership rule 5: a PodMonitoring adopted by name (--adopt-podmonitoring)
+// is not foreign: preflight passes without --force-conflicts and it stays a
+// member of the inventory, so cleanup deletes it.
+func TestMakeAdoptsPodMonitoring(t *testing.T) {
+	ctx := context.Background()
+	theirs := kubefake.Object("monitoring.googleapis.com/v1", "PodMonitoring", "default", "gemma-monitoring", nil,
+		map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "gemma-server"}}})
+	c := kubefake.New([]runtime.Object{vllm("gemma", matchLabels, map[string]string{"app": "gemma-server"}), gkeNode("n1")}, theirs)
+	o := tutorialOptions()
+	o.PodMonitoringName = "gemma-monitoring" // what planFlags sets for --adopt-podmonitoring
+	p, res, err := Make(ctx, envOf(c), Input{Options: o, Adopt: "gemma-monitoring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chk := range res.Checks {
+		if chk.Name == "existing objects" && !chk.OK {
+			t.Errorf("the adopted PodMonitoring is reported foreign: %s", chk.Detail)
+		}
+	}
+	var pm *unstructured.Unstructured
+	for _, obj := range p.Objects {
+		if obj.GetKind() == "PodMonitoring" {
+			pm = obj
+		}
+	}
+	if pm == nil || pm.GetName() != "gemma-monitoring" || pm.GetLabels()[apply.LabelPartOf] != p.Set.ID() || !apply.Ours(pm) {
+		t.Fatalf("the adopted PodMonitoring is not a member of the inventory: %v", pm)
+	}
+	// Without adopting it, the same object is foreign.
+	_, res, err = Make(ctx, envOf(c), Input{Options: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err() == nil || !strings.Contains(res.Err().Error(), "existing objects") {
+		t.Errorf("not adopted: want the existing-objects check to fail, got %v", res.Err())
+	}
+}

@@ -159,9 +159,13 @@ func checkForeign(_ context.Context, _ cluster.Env, in Input, r *Result) {
 	var foreign []string
 	r.ExistingNamespaces = map[string]bool{}
 	var unreadable []string
+	adopted := apply.Adopted(in.Options.Namespace, in.Adopt)
 	for _, o := range in.Objects {
 		if o.GetKind() == "APIService" {
 			continue // their own check names the owner
+		}
+		if adopted != nil && adopted(o) {
+			continue // adopted by name: ours from now on
 		}
 		l, read := r.lives[o]
 		if !read {
