@@ -163,3 +163,22 @@ func TestRenderAdapterNodes(t *testing.T) {
 		}
 	}
 }
+
+// render takes [DEPLOYMENT] as setup and diff do: the argument renders as
+// --deployment does, and the two must agree.
+func TestRenderDeploymentArgument(t *testing.T) {
+	code, byFlag, stderr := run(t, "render", "--deployment", "vllm")
+	if code != 0 {
+		t.Fatalf("render --deployment vllm: %s", stderr)
+	}
+	code, byArg, stderr := run(t, "render", "vllm")
+	if code != 0 || byArg != byFlag {
+		t.Fatalf("render vllm: exit %d %s; same output as --deployment: %v", code, stderr, byArg == byFlag)
+	}
+	if code, _, stderr := run(t, "render", "vllm", "--deployment", "other"); code == 0 || !strings.Contains(stderr, "differ") {
+		t.Errorf("argument and --deployment differ: exit %d %q", code, stderr)
+	}
+	if code, _, _ := run(t, "render", "a", "b"); code == 0 {
+		t.Error("two arguments accepted")
+	}
+}

@@ -87,15 +87,7 @@ the setup command line and the HPA diff against the live one. --apply runs
 that setup; without it nothing in the cluster is changed.`,
 		Example: tuneExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE:    runVerb(o, 0),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Pod, "pod", "", "the pod to measure (default: the first ready pod of the Deployment)")
@@ -116,7 +108,7 @@ that setup; without it nothing in the cluster is changed.`,
 }
 
 // Complete reads the arguments and namespace.
-func (o *TuneOptions) Complete(args []string) error {
+func (o *TuneOptions) Complete(_ *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Deployment = args[0]
 	}

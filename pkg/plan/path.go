@@ -3,9 +3,10 @@ package plan
 import (
 	"fmt"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
 // resolvePath turns --path auto into adapter or native from what the
@@ -13,8 +14,7 @@ import (
 // AutoscalingMetric, and notes the choice and why. On the native path
 // nothing of ours needs Google Cloud IAM, so the Workload Identity mode
 // becomes none.
-func (p *Plan) resolvePath(env preflight.Env, o *kustomize.Options) error {
-	o.Complete()
+func (p *Plan) resolvePath(env cluster.Env, o *kustomize.Options) error {
 	if o.Path == kustomize.PathAdapter {
 		p.note("path adapter (--path adapter)")
 		return nil
@@ -34,7 +34,7 @@ func (p *Plan) resolvePath(env preflight.Env, o *kustomize.Options) error {
 		native, why := n.Native()
 		if native {
 			var kinds []kustomize.MetricKind
-			for _, m := range o.Metrics {
+			for _, m := range o.MetricsOrDefault() {
 				k, _ := kustomize.LookupMetric(m.Name)
 				kinds = append(kinds, k)
 			}
@@ -49,7 +49,7 @@ func (p *Plan) resolvePath(env preflight.Env, o *kustomize.Options) error {
 		p.note("path %s (%s)", o.Path, why)
 	}
 	if o.Path == kustomize.PathNative {
-		o.WIMode = kustomize.WINone
+		o.WIMode = identity.ModeNone
 	}
 	return nil
 }

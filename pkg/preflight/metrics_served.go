@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
@@ -34,7 +35,7 @@ const (
 // pod Ready yet, no permission (the apiserver's own 403 on the read: the
 // check sends no access review, so a rerun of setup sends no POST), the pod unreachable through the apiserver
 // (which is not the path Managed Prometheus scrapes) — is a warning.
-func checkMetricsServed(ctx context.Context, env Env, in Input, r *Result) {
+func checkMetricsServed(ctx context.Context, env cluster.Env, in Input, r *Result) {
 	d := in.Deployment
 	need := vllmMetrics(in.Options.Metrics)
 	if d == nil || len(need) == 0 {
@@ -124,7 +125,7 @@ func vllmMetrics(ms []kustomize.Metric) []string {
 
 // readyPod returns a Ready, not terminating pod of the Deployment and how
 // many pods it has.
-func readyPod(ctx context.Context, env Env, in Input) (*corev1.Pod, int, error) {
+func readyPod(ctx context.Context, env cluster.Env, in Input) (*corev1.Pod, int, error) {
 	sel := labels.SelectorFromSet(in.Options.PodSelector)
 	if s := in.Deployment.Spec.Selector; len(in.Options.PodSelector) == 0 && s != nil {
 		var err error

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
@@ -101,7 +102,7 @@ func runMetricsCheck(t *testing.T, a *apiserver, metrics ...string) (*Result, In
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "vllm", Namespace: "ns"}}
 	in := Input{Options: o, Deployment: d}
 	r := &Result{}
-	checkMetricsServed(context.Background(), Env{Kube: kube}, in, r)
+	checkMetricsServed(context.Background(), cluster.Env{Kube: kube}, in, r)
 	if len(r.Checks) != 1 {
 		t.Fatalf("checks %+v", r.Checks)
 	}

@@ -45,7 +45,7 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 	}
 
 	r = plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--iam", "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "would run: gcloud projects remove-iam-policy-binding twin-project --role=roles/monitoring.viewer") {
+	if r.code != 0 || !strings.Contains(r.stderr, "would run: gcloud projects remove-iam-policy-binding twin-project --role=roles/monitoring.viewer") {
 		t.Fatalf("cleanup --iam --dry-run: %s", r)
 	}
 	if !fake.HasRole(twinProject, member, gcp.RoleMonitoringViewer) {
