@@ -113,7 +113,7 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 		}
 		p.note("--dcgm %s (%s)", o.DCGM, why)
 	}
-	if err := p.resolvePath(env, &o); err != nil {
+	if err := p.resolvePath(ctx, env, &o); err != nil {
 		return nil, err
 	}
 	res, err := kustomize.Render(o)
