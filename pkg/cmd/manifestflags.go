@@ -43,7 +43,7 @@ func (f *ManifestFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Project, "project", o.Project, "Google Cloud project ID (needed with --wi-mode gsa)")
 	fs.StringVar(&o.GSAName, "gsa-name", o.GSAName, "Google service account ID for --wi-mode gsa")
 	fs.StringVar(&o.AdapterImage, "adapter-image", o.AdapterImage, "Adapter image, e.g. from a mirrored registry")
-	fs.StringVar(&o.Path, "path", o.Path, "How the HPA gets vLLM's metrics: adapter (Managed Prometheus + the Stackdriver adapter), native (GKE's AutoscalingMetric: GKE 1.35.1-gke.1396000+, Rapid channel, HPA performance profile) or, for setup and diff (their default), auto: native when the cluster serves AutoscalingMetric; render defaults to adapter")
+	fs.StringVar(&o.Path, "path", o.Path, "How the HPA gets vLLM's metrics: adapter (Managed Prometheus + the Stackdriver adapter), native (GKE's AutoscalingMetric: GKE 1.37.0-gke.3100000+, or in Preview 1.35.1-gke.1396000+ on the Rapid channel; HPA performance profile) or, for setup and diff (their default), auto: native when the cluster serves AutoscalingMetric; render defaults to adapter")
 	fs.StringVar(&o.AutoscalingMetricName, "autoscalingmetric-name", o.AutoscalingMetricName, "Name of the AutoscalingMetric on --path native (default: DEPLOYMENT-vllm)")
 	fs.StringVar(&o.AdapterNodes, "adapter-nodes", o.AdapterNodes, "Where the adapter may run: metadata-server (only nodes labelled "+kustomize.MetadataServerNodeLabel+"=true: GKE Standard) or any (GKE Autopilot)")
 }

@@ -49,7 +49,7 @@ library, a values.yaml with every parameter, and a kustomization.yaml;
   # Scale on queue length and KV cache together, as JSON
   kubectl infer-hpa render vllm --metric waiting=5 --metric kv-cache=0.8 -o json
 
-  # GKE-native path (GKE 1.35.1-gke.1396000+, Rapid, HPA performance profile):
+  # GKE-native path (GKE 1.37.0-gke.3100000+, or Preview 1.35.1-gke.1396000+ on Rapid; HPA performance profile):
   # an AutoscalingMetric and the HPA, no adapter and no IAM
   kubectl infer-hpa render --path native --deployment vllm --metric running=4
 

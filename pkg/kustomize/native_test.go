@@ -2,6 +2,7 @@ package kustomize
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -105,16 +106,18 @@ func TestNativeHPAReferencesTheGauges(t *testing.T) {
 	}
 }
 
-// The gauge names are what the HPA may ask for: lowercase, digits and
-// hyphens, at most 63 characters.
+// The gauge names are what GKE accepts ("Expose custom metrics for
+// autoscaling": ^[a-z]([-a-z0-9]*[a-z0-9])?, at most 63 characters).
+var gkeGaugeNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
 func TestNativeGaugeNames(t *testing.T) {
 	for _, n := range MetricNames() {
 		k, _ := LookupMetric(n)
 		if k.NativeComponent == "" {
 			continue
 		}
-		if len(k.GaugeName) > 63 || strings.Trim(k.GaugeName, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-			t.Errorf("%s: gauge name %q is not lowercase letters, digits and hyphens within 63 characters", n, k.GaugeName)
+		if len(k.GaugeName) > 63 || !gkeGaugeNameRE.MatchString(k.GaugeName) {
+			t.Errorf("%s: gauge name %q does not match %s within 63 characters", n, k.GaugeName, gkeGaugeNameRE)
 		}
 	}
 }

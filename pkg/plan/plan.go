@@ -112,7 +112,7 @@ func Build(ctx context.Context, env cluster.Env, in Input) (*Plan, error) {
 	if o.Path == "" {
 		o.Path = kustomize.PathAuto
 	}
-	if err := p.resolvePath(env, &o); err != nil {
+	if err := p.resolvePath(ctx, env, &o); err != nil {
 		return nil, err
 	}
 	o.Complete()
