@@ -100,10 +100,16 @@ func (r *scalingRun) replicaMinutes(until time.Time) float64 {
 	var m float64
 	for i := 1; i < len(r.samples); i++ {
 		a, b := r.samples[i-1], r.samples[i]
-		if a.at.Before(r.step) || !b.at.Before(until) {
-			continue
+		from, to := a.at, b.at
+		if from.Before(r.step) {
+			from = r.step
 		}
-		m += float64(a.existing) * b.at.Sub(a.at).Minutes()
+		if to.After(until) {
+			to = until
+		}
+		if to.After(from) {
+			m += float64(a.existing) * to.Sub(from).Minutes()
+		}
 	}
 	return m
 }
