@@ -195,7 +195,7 @@ func (o *TuneOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return tune.ParseMetrics(b), nil
+		return tune.ParseMetrics(b)
 	}
 	m, err := scrape(ctx)
 	if err != nil {
