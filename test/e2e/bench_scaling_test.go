@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,9 +18,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twinrun"
 )
 
 // EnvBenchScaling turns TestBenchScaling on (make bench-scaling sets it):
@@ -160,29 +156,8 @@ func TestBenchScaling(t *testing.T) {
 		t.Skip("bench: set " + EnvBenchScaling + "=1 (make bench-scaling does); it takes about 25 minutes")
 	}
 	p := benchScalingFromEnv(t)
-	dir := t.TempDir()
-	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
-	twinBin, err := twinrun.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(twinBin, "up", "--demo", "--state-dir", state, "--kubeconfig-out", kubeconfig,
-		"--gpu-nodes", strconv.Itoa(p.maxReplicas+1), "--hpa-sync-period", p.sync.String(),
-		"--model-load-delay", p.modelLoad.String()).CombinedOutput()
-	if err != nil {
-		t.Fatalf("twin up --demo: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(twinBin, "down", "--state-dir", state).CombinedOutput(); err != nil {
-			t.Errorf("twin down: %v\n%s", err, out)
-		}
-	})
-	setEnvFile(t, filepath.Join(state, "twin.env"))
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube := kubernetes.NewForConfigOrDie(cfg)
+	kubeconfig, kube := demoTwin(t, "--gpu-nodes", strconv.Itoa(p.maxReplicas+1), "--hpa-sync-period", p.sync.String(),
+		"--model-load-delay", p.modelLoad.String())
 	waitVLLMReady(t, kube)
 	limitBatch(t, kube, p.maxNumSeqs)
 

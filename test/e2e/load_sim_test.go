@@ -140,6 +140,34 @@ func simDeployment(t *testing.T, kube kubernetes.Interface, ns, name string, rep
 	})
 }
 
+// demoTwin starts `twin up --demo` of its own with the given flags (the
+// tutorial's Deployment and Service, the metrics pipeline, the local Google
+// API server whose endpoints it sets for the test), stopped at cleanup.
+func demoTwin(t *testing.T, flags ...string) (string, kubernetes.Interface) {
+	t.Helper()
+	dir := t.TempDir()
+	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
+	twinBin, err := twinrun.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"up", "--demo", "--state-dir", state, "--kubeconfig-out", kubeconfig}, flags...)
+	if out, err := exec.Command(twinBin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("twin up --demo: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(twinBin, "down", "--state-dir", state).CombinedOutput(); err != nil {
+			t.Errorf("twin down: %v\n%s", err, out)
+		}
+	})
+	setEnvFile(t, filepath.Join(state, "twin.env"))
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfig, kubernetes.NewForConfigOrDie(cfg)
+}
+
 type loadJSON struct {
 	Stages []struct {
 		Requests   int                   `json:"requests"`
@@ -301,28 +329,7 @@ func TestLoadTuneSimulated(t *testing.T) {
 // against that live HPA without changing it.
 func TestTuneApplySimulated(t *testing.T) {
 	needE2E(t)
-	dir := t.TempDir()
-	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
-	twinBin, err := twinrun.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(twinBin, "up", "--demo", "--state-dir", state, "--kubeconfig-out", kubeconfig,
-		"--gpu-nodes", "2", "--model-load-delay", "1s", "--sim-speed", "2").CombinedOutput()
-	if err != nil {
-		t.Fatalf("twin up --demo: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(twinBin, "down", "--state-dir", state).CombinedOutput(); err != nil {
-			t.Errorf("twin down: %v\n%s", err, out)
-		}
-	})
-	setEnvFile(t, filepath.Join(state, "twin.env"))
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube := kubernetes.NewForConfigOrDie(cfg)
+	kubeconfig, kube := demoTwin(t, "--gpu-nodes", "2", "--model-load-delay", "1s", "--sim-speed", "2")
 	waitVLLMReady(t, kube)
 	args := []string{"tune", "-n", "default", "--max-concurrency", "4", "--stage-duration", "2s", "--output-tokens", "16"}
 	r := plugin(t, kubeconfig, append(args, "--apply")...)
