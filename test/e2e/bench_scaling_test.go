@@ -77,6 +77,7 @@ type scalingRun struct {
 	samples              []replicaSample
 	ttftP90, e2eP90      time.Duration
 	stepRequests, errors int
+	errorKinds           map[string]int
 }
 
 // firstAfter is how long after the step the first sample satisfying ok
@@ -350,6 +351,7 @@ func driveStep(t *testing.T, kube kubernetes.Interface, kubeconfig string, p ben
 	run.ttftP90 = time.Duration(st.TTFT.P90 * float64(time.Second))
 	run.e2eP90 = time.Duration(st.E2E.P90 * float64(time.Second))
 	run.stepRequests = st.Requests
+	run.errorKinds = st.Errors
 	for _, n := range st.Errors {
 		run.errors += n
 	}
@@ -420,7 +422,11 @@ func scalingTable(p benchScalingParams, enough int32, tuned []string, runs []*sc
 	tw.Flush()
 	for _, r := range runs {
 		_, moves := r.flaps()
-		fmt.Fprintf(&b, "%s: spec.replicas %s (seconds from the step); %d requests, %d errors in the step\n", r.name, moves, r.stepRequests, r.errors)
+		fmt.Fprintf(&b, "%s: spec.replicas %s (seconds from the step); %d requests, %d errors in the step", r.name, moves, r.stepRequests, r.errors)
+		if len(r.errorKinds) > 0 {
+			fmt.Fprintf(&b, " %v", r.errorKinds)
+		}
+		fmt.Fprintln(&b)
 	}
 	return b.String()
 }
