@@ -11,7 +11,7 @@ DIRTY    := $(shell git status --porcelain --untracked-files=no 2>/dev/null | gr
 DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/pkg/version.version=$(VERSION) -X $(PKG)/pkg/version.commit=$(COMMIT)$(DIRTY) -X $(PKG)/pkg/version.date=$(DATE)
 
-.PHONY: help build test unit vet lint fmt clean demo-render bench e2e dist krew-manifest demo bench-watch bench-load
+.PHONY: help build test unit vet lint fmt clean demo-render bench e2e dist krew-manifest demo bench-watch bench-load bench-scaling
 
 help: ## This list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,9 @@ demo: ## The tutorial on the local twin: setup, a load stepping up and down, and
 
 bench-load: ## load's own speed: streamed requests/s and latency overhead against a loopback server, vs a net/http loop and wrk
 	./hack/bench-load.sh
+
+bench-scaling: ## The tutorial's HPA against tune's (gpu preset) on one load step on the twin: time to scale, TTFT, replica-minutes, flaps (~25 min; not in CI)
+	./hack/bench-scaling.sh
 
 bench-watch: ## watch on the twin: frame delay, idle CPU, peak RSS, LIST requests (needs tmux; not in CI)
 	./hack/bench-watch.sh

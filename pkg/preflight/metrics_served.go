@@ -1,8 +1,6 @@
 package preflight
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/promtext"
 )
 
 // KV-cache usage: vLLM renamed the gauge (v0.10); older servers serve only
@@ -78,7 +77,7 @@ func checkMetricsServed(ctx context.Context, env cluster.Env, in Input, r *Resul
 		warn("cannot read %s of pod %s on port %s through the apiserver: %v", in.Options.MetricsPath, pod.Name, port, firstLine(err.Error()))
 		return
 	}
-	served := servedNames(body)
+	served, perr := promtext.Names(body)
 	var missing, notes []string
 	for _, m := range need {
 		switch {
@@ -95,6 +94,9 @@ func checkMetricsServed(ctx context.Context, env cluster.Env, in Input, r *Resul
 	}
 	if len(missing) > 0 {
 		c.Detail = fmt.Sprintf("pod %s does not serve %s on %s:%s", pod.Name, strings.Join(missing, ", "), port, in.Options.MetricsPath)
+		if perr != nil {
+			c.Detail += " (" + perr.Error() + ")"
+		}
 		c.Fix = "check that --metrics-port and --metrics-path point at vLLM's OpenAI server, or scale on another --metric (this vLLM version may not have it)"
 		r.add(c)
 		return
@@ -159,27 +161,6 @@ func metricsPort(pod *corev1.Pod, port string) (string, bool) {
 	}
 	n, ok := discover.DeclaredPort(&pod.Spec, port)
 	return strconv.Itoa(int(n)), ok
-}
-
-// servedNames are the metric names of a Prometheus text exposition.
-func servedNames(body []byte) map[string]bool {
-	out := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "#" && (f[1] == "TYPE" || f[1] == "HELP") {
-			out[f[2]] = true
-			continue
-		}
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if i := strings.IndexAny(line, "{ "); i > 0 {
-			out[line[:i]] = true
-		}
-	}
-	return out
 }
 
 func firstLine(s string) string {

@@ -153,6 +153,17 @@ func TestMetricsServedMissing(t *testing.T) {
 	}
 }
 
+// A port that answers something other than Prometheus text (a web page):
+// the check fails and says the body is not an exposition.
+func TestMetricsServedNotPrometheus(t *testing.T) {
+	a := &apiserver{pods: []corev1.Pod{pod("vllm-ready", true)}, metrics: "<html><body>hello</body></html>\n"}
+	r, _ := runMetricsCheck(t, a, "running")
+	if c := r.Checks[0]; c.OK || !strings.Contains(c.Detail, "does not serve vllm:num_requests_running") ||
+		!strings.Contains(c.Detail, "not Prometheus text exposition") || strings.Contains(c.Detail, "\n") {
+		t.Errorf("%+v", c)
+	}
+}
+
 func TestMetricsServedWarnings(t *testing.T) {
 	cases := map[string]struct {
 		a    *apiserver
