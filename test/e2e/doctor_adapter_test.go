@@ -65,7 +65,7 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 	waitVLLMReady(t, kube)
 	const ns = "default"
 	r := plugin(t, kubeconfig, "setup", "-n", ns, "--metric", "running=4", "--behavior", "tutorial",
-		"--max", "5", "--wi-mode", "gsa", "--timeout", "3m")
+		"--max", "5", "--wi-mode", "gsa", "--project", twinProject, "--timeout", "3m")
 	if r.code != 0 {
 		t.Fatalf("setup --wi-mode gsa: %s", r)
 	}
