@@ -97,6 +97,11 @@ func (m *Model) render() {
 	follow := m.vp.AtBottom() || m.shown == 0
 	st := m.styles
 	var lines []string
+	if m.snap.NoAdapter != "" { // the native path: no adapter log to show, and why
+		m.shown = 1
+		m.vp.SetContentLines([]string{st.Dim.Render(m.snap.NoAdapter)})
+		return
+	}
 	for _, msg := range []string{m.snap.AdapterError, m.snap.LogsError} {
 		if msg != "" {
 			lines = append(lines, st.Warn.Render("! "+msg))
