@@ -292,6 +292,13 @@ func (g googleAdmin) member(resource, role, member string, add bool) {
 			Members []string `json:"members"`
 		}{role, []string{member}})
 	}
+	kept := p.Bindings[:0]
+	for _, b := range p.Bindings {
+		if len(b.Members) > 0 { // IAM drops a binding without members
+			kept = append(kept, b)
+		}
+	}
+	p.Bindings = kept
 	body, _ := json.Marshal(map[string]any{"policy": p})
 	g.post(resource+":setIamPolicy", string(body), nil)
 }
