@@ -126,11 +126,18 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 		// symptom doctor must show as a consequence, not as a FAIL).
 		also, alsoHas string
 	}{
-		{"the monitoring role revoked (the adapter gets 403)",
-			func() { g.member(projectPolicy, gcp.RoleMonitoringViewer, wi.GSAMember(), false) },
+		// The real adapter answers a 403 of a query with "could not find
+		// the descriptor" without logging it; it is its restart (any
+		// reschedule) that shows the 403: it exits at start-up with
+		// "Failed request to stackdriver api" and crash-loops.
+		{"the monitoring role revoked (the adapter crash-loops on 403)",
+			func() {
+				g.member(projectPolicy, gcp.RoleMonitoringViewer, wi.GSAMember(), false)
+				restartAdapter(t, kube)
+			},
 			func() { g.member(projectPolicy, gcp.RoleMonitoringViewer, wi.GSAMember(), true) },
 			"identity/monitoring-viewer", "gcloud projects add-iam-policy-binding " + twinProject + " --role roles/monitoring.viewer --member \"" + wi.GSAMember() + "\"",
-			"adapter/log", "403 Permission monitoring."},
+			"adapter/log", "Failed request to stackdriver api"},
 		{"gsa mode, the KSA annotation removed",
 			func() { annotate("") }, func() { annotate(gsa) },
 			"identity/ksa-annotation", "annotate serviceaccount " + gcp.DefaultKSA + " " + gcp.KSAAnnotation + "=" + gsa, "", ""},
@@ -146,6 +153,12 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 	for _, b := range breaks {
 		t.Run(b.name, func(t *testing.T) {
 			b.breakIt()
+			repaired := false
+			defer func() { // a failed subtest must not leave its break for the next
+				if !repaired {
+					b.repair()
+				}
+			}()
 			var got doctorRun
 			eventually(t, 60*time.Second, "doctor names "+b.want, func(context.Context) string {
 				got = doctorOn(t, kubeconfig, ns)
@@ -166,6 +179,7 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 				capture.WriteString("# " + b.name + "\n$ kubectl infer-hpa doctor " + vllmName + " -n " + ns + "\n" + r.stdout + "\n")
 			}
 			b.repair()
+			repaired = true
 			healthyDoctorOn(t, kubeconfig, ns)
 		})
 	}
@@ -201,6 +215,17 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 		if err := os.WriteFile(path, []byte(capture.String()), 0o644); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// restartAdapter deletes the adapter's pods, as a reschedule would; the
+// Deployment makes new ones.
+func restartAdapter(t *testing.T, kube kubernetes.Interface) {
+	t.Helper()
+	err := kube.CoreV1().Pods(gcp.DefaultNamespace).DeleteCollection(context.Background(), metav1.DeleteOptions{},
+		metav1.ListOptions{LabelSelector: "k8s-app=custom-metrics-stackdriver-adapter"})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
