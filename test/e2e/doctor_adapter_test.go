@@ -93,7 +93,21 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 		}
 		best = min(best, time.Since(start))
 	}
-	t.Logf("doctor on the healthy twin (gsa mode, real adapter): %s (best of 3); %d checks:\n%s", best.Round(time.Millisecond), len(healthy.checks), healthy.table())
+	// The same as a user runs it: the binary, with its start-up.
+	bin := mustPluginBinary(t)
+	bestBin := time.Hour
+	for range 3 {
+		start := time.Now()
+		if out, err := exec.Command(bin, "--kubeconfig", kubeconfig, "doctor", vllmName, "-n", ns).CombinedOutput(); err != nil {
+			t.Fatalf("%s doctor: %v\n%s", bin, err, out)
+		}
+		bestBin = min(bestBin, time.Since(start))
+	}
+	t.Logf("doctor on the healthy twin (gsa mode, real adapter): %s in process, %s as a process (best of 3 each); %d checks:\n%s",
+		best.Round(time.Millisecond), bestBin.Round(time.Millisecond), len(healthy.checks), healthy.table())
+	if bestBin > 3*time.Second {
+		t.Errorf("doctor took %s on the healthy chain; the target is under 3 s", bestBin.Round(time.Millisecond))
+	}
 
 	annotate := func(value string) {
 		patchJSON := `{"metadata":{"annotations":{"` + gcp.KSAAnnotation + `":null}}}`
