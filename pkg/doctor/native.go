@@ -145,7 +145,6 @@ func (s *state) checkNativeObject(_ context.Context, name string, no *nativeObje
 	}
 	var problems, evidence []string
 	podLabels := s.podLabels()
-	port := int64(s.metricsPort())
 	for _, m := range s.metrics {
 		obj, gauge, ok := parseNative(m.Name)
 		if !ok || obj != name {
@@ -160,8 +159,8 @@ func (s *state) checkNativeObject(_ context.Context, name string, no *nativeObje
 		if podLabels != nil && !labels.SelectorFromSet(g.selector).Matches(podLabels) {
 			problems = append(problems, fmt.Sprintf("gauge %s selects pods %s, not the pods of deployment %s (%s)", gauge, labels.Set(g.selector), s.deployName, podLabels))
 		}
-		if s.deploy != nil && g.port != port {
-			problems = append(problems, fmt.Sprintf("gauge %s is read on port %d, but vLLM serves /metrics on %d", gauge, g.port, port))
+		if ports := s.statedPorts(); s.deploy != nil && !ports[int32(g.port)] {
+			problems = append(problems, fmt.Sprintf("gauge %s is read on port %d, which deployment %s neither declares nor passes to vLLM as --port (%s)", gauge, g.port, s.deployName, portList(ports)))
 		}
 	}
 	status := nativeStatus(no.obj)
@@ -173,6 +172,55 @@ func (s *state) checkNativeObject(_ context.Context, name string, no *nativeObje
 			"AutoscalingMetric %s: GKE reports %s", name, bad).with(evidence...)
 	}
 	return ok(LinkNative, id, "AutoscalingMetric %s declares %s; %s", name, plural(len(evidence), "gauge the HPA uses"), status.summary()).with(evidence...)
+}
+
+// statedPorts are the ports the Deployment says vLLM serves on: its --port
+// and its containers' declared ports, else vLLM's default 8000.
+func (s *state) statedPorts() map[int32]bool {
+	out := map[int32]bool{}
+	if s.deploy == nil {
+		return out
+	}
+	spec := &s.deploy.Spec.Template.Spec
+	for _, c := range spec.Containers {
+		if p, ok := discover.PortArg(append(append([]string{}, c.Command...), c.Args...)); ok {
+			out[p] = true
+		}
+		for _, cp := range c.Ports {
+			out[cp.ContainerPort] = true
+		}
+	}
+	if len(out) == 0 {
+		out[discover.DefaultVLLMPort] = true
+	}
+	return out
+}
+
+func portList(ports map[int32]bool) string {
+	var ps []int
+	for p := range ports {
+		ps = append(ps, int(p))
+	}
+	sort.Ints(ps)
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprint(p)
+	}
+	return "it serves on " + strings.Join(parts, " or ")
+}
+
+// nativePort is the port GKE reads the HPA's first native gauge on (0: none).
+func (s *state) nativePort() int32 {
+	for _, m := range s.metrics {
+		if obj, gauge, ok := parseNative(m.Name); ok {
+			if no := s.nativeObjs[obj]; no != nil {
+				if g, found := no.gauges[gauge]; found && g.port > 0 {
+					return int32(g.port)
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func orDeployment(name string) string {

@@ -103,7 +103,7 @@ func TestNativeBreaks(t *testing.T) {
 		{"the AutoscalingMetric reads the wrong port", func(w *world) {
 			w.dyn[0] = autoscalingMetric("vllm-vllm", 9090, "num-requests-running", "vllm:num_requests_running", nil)
 			w.custom = nil
-		}, "native/vllm-vllm", "read on port 9090, but vLLM serves /metrics on 8000"},
+		}, "native/vllm-vllm", "read on port 9090, which deployment vllm neither declares nor passes to vLLM as --port (it serves on 8000)"},
 		{"the HPA names a gauge the object lacks", func(w *world) {
 			w.dyn[0] = autoscalingMetric("vllm-vllm", 8000, "num-requests-waiting", "vllm:num_requests_waiting", nil)
 			w.custom = nil
