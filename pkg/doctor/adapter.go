@@ -100,6 +100,9 @@ type logFinding struct {
 	when time.Time
 	text string
 	kind string // "fatal", "403", "notfound", "google"
+	// past: read from the previous container of a pod that is Ready now
+	// (it exited, and started fine since).
+	past bool
 }
 
 func classifyLine(text string) string {
@@ -139,6 +142,9 @@ func checkAdapterLogs(ctx context.Context, s *state) []Check {
 				continue
 			}
 			fs, n, err := s.scanLog(ctx, pod.Name, prev)
+			for i := range fs {
+				fs[i].past = prev && podReady(&pod)
+			}
 			if err != nil {
 				if !prev {
 					readErrs = append(readErrs, fmt.Sprintf("%s: %v", pod.Name, err))
@@ -163,8 +169,12 @@ func checkAdapterLogs(ctx context.Context, s *state) []Check {
 	var quoted []string
 	kinds := map[string]logFinding{}
 	for _, f := range found {
-		if _, seen := kinds[f.kind]; !seen {
-			kinds[f.kind] = f
+		k := f.kind
+		if k == "fatal" && f.past {
+			k = "past-fatal"
+		}
+		if _, seen := kinds[k]; !seen {
+			kinds[k] = f
 		}
 		if len(quoted) < 5 {
 			quoted = append(quoted, fmt.Sprintf("%s ago %s: %s", age(now.Sub(f.when)), f.pod, trim(f.text, 240)))
@@ -182,6 +192,9 @@ func checkAdapterLogs(ctx context.Context, s *state) []Check {
 	}
 	if _, has := kinds["fatal"]; has {
 		return []Check{warn(LinkAdapter, id, "", "%s; the adapter serves every metric now: it has recovered", msg).with(quoted...)}
+	}
+	if f, has := kinds["past-fatal"]; has && len(kinds) == 1 {
+		return []Check{warn(LinkAdapter, id, "", "the adapter exited at start-up %s ago (%q) and has run Ready since", age(now.Sub(f.when)), trim(f.text, 160)).with(quoted...)}
 	}
 	if _, has := kinds["403"]; has {
 		return []Check{warn(LinkAdapter, id, "", "%s; the adapter serves every metric now: it has recovered", msg).with(quoted...)}

@@ -200,6 +200,7 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 
 	t.Run("a user who may not read the adapter's log or the IAM policies", func(t *testing.T) {
 		const user = "doctor-reader"
+		healthyDoctorOn(t, kubeconfig, ns)
 		doctorReader(t, kube, user)
 		for _, f := range []string{
 			`{"method":"cloudresourcemanager.projects.getIamPolicy","times":1,"code":403,"status":"PERMISSION_DENIED","message":"The caller does not have permission","permission":"resourcemanager.projects.getIamPolicy"}`,
