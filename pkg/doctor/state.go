@@ -37,6 +37,10 @@ type state struct {
 	// parent is setup's inventory annotations (nil: no inventory).
 	parent  map[string]string
 	metrics []hpaMetric
+	// native: the HPA reads GKE's AutoscalingMetric gauges (nativeObjs,
+	// by name), not the adapter's.
+	native     bool
+	nativeObjs map[string]*nativeObject
 
 	access   keyed[bool]
 	scrapes  keyed[string]
@@ -95,7 +99,11 @@ func newState(ctx context.Context, env Env, in Input) (*state, error) {
 				hm.Target = v.AsApproximateFloat64()
 			}
 			s.metrics = append(s.metrics, hm)
+			s.native = s.native || IsNativeMetric(hm.Name)
 		}
+	}
+	if s.native {
+		s.readNative(ctx)
 	}
 	if s.deployName != "" {
 		d, err := env.Kube.AppsV1().Deployments(in.Namespace).Get(ctx, s.deployName, metav1.GetOptions{})

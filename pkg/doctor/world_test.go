@@ -236,6 +236,7 @@ func (w *world) env() Env {
 	scheme := runtime.NewScheme()
 	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{
 		podMonitoringGVR: "PodMonitoringList", clusterPodMonitoringGVR: "ClusterPodMonitoringList", apiServiceGVR: "APIServiceList",
+		autoscalingMetricGVR: "AutoscalingMetricList",
 	}, w.dyn...)
 	client, err := gcp.NewClient(context.Background(), gcp.Options{IAMEndpoint: w.iamURL, CRMEndpoint: w.iamURL})
 	if err != nil {

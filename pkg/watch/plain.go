@@ -50,6 +50,7 @@ func (p *PlainPrinter) Print(s Snapshot) error {
 		{"hpa", p.prev.HPAError, s.HPAError}, {"deployment", p.prev.DeploymentError, s.DeploymentError},
 		{"pods", p.prev.PodsError, s.PodsError}, {"events", p.prev.EventsError, s.EventsError},
 		{"adapter", p.prev.AdapterError, s.AdapterError}, {"adapter-log", p.prev.LogsError, s.LogsError},
+		{"adapter", p.prev.NoAdapter, s.NoAdapter},
 	} {
 		if pe[2] != pe[1] && pe[2] != "" && !strings.HasPrefix(pe[2], "waiting for") {
 			line("%s: %s", pe[0], pe[2])

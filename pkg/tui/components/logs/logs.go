@@ -101,6 +101,11 @@ func (m *Model) render() {
 	follow := m.shown == 0 || m.vp.AtBottom() || m.vp.YOffset() == m.tail
 	st := m.styles
 	var lines []string
+	if m.snap.NoAdapter != "" { // the native path: no adapter log to show, and why
+		m.shown = 1
+		m.vp.SetContentLines([]string{st.Dim.Render(m.snap.NoAdapter)})
+		return
+	}
 	for _, msg := range []string{m.snap.AdapterError, m.snap.LogsError} {
 		if msg != "" {
 			lines = append(lines, components.Hanging("", st.Warn.Render("! "+msg), m.w)...)
