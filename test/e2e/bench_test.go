@@ -38,7 +38,6 @@ func BenchmarkApplyPhase(b *testing.B) {
 	ctx := context.Background()
 	ns := "bench"
 	_ = exec.Command(kubectl, "--kubeconfig", cluster.kubeconfig, "create", "namespace", ns).Run()
-	startStandIn(b)
 	o := kustomize.NewOptions()
 	o.Namespace, o.Deployment, o.WIMode, o.DCGM = ns, "vllm", kustomize.WINone, kustomize.DCGMOff
 	res, err := kustomize.Render(o)

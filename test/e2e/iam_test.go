@@ -17,7 +17,6 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 	fake := localGoogle(t)
 
 	ns := namespace(t, "e2e-iam")
-	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	member := "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/twin-project.svc.id.goog/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter"
 
@@ -67,7 +66,6 @@ func TestPrintGcloud(t *testing.T) {
 	needE2E(t)
 	fake := localGoogle(t)
 	ns := namespace(t, "e2e-gcloud")
-	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 
 	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--timeout", "90s", "--print-gcloud")
@@ -139,7 +137,6 @@ func TestWorkloadPoolFromCluster(t *testing.T) {
 	const pool = "twin-project.hub.svc.id.goog"
 	fake.SetWorkloadPool(twinProject, pool)
 	ns := namespace(t, "e2e-pool")
-	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	member := "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/" + pool + "/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter"
 
