@@ -247,17 +247,20 @@ func waitChainWorks(t *testing.T, ns, hpa string, within time.Duration) {
 	})
 }
 
-// gcloudLine is the gcloud command in setup's output that starts with
-// prefix (its grant hint prints one per line).
-func gcloudLine(t *testing.T, out, prefix string) []string {
+// grantScript is the grant setup printed as its one remaining step: the
+// indented shell lines (a PROJECT_NUMBER lookup, gcloud commands).
+func grantScript(t *testing.T, out string) string {
 	t.Helper()
+	var lines []string
 	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) > 2 && strings.HasPrefix(strings.Join(f, " "), prefix) {
-			return f
+		if f := strings.TrimSpace(l); strings.HasPrefix(l, "  ") && (strings.HasPrefix(f, "gcloud ") || strings.HasPrefix(f, "PROJECT_NUMBER=")) {
+			lines = append(lines, f)
 		}
 	}
-	t.Fatalf("no %q line in:\n%s", prefix, out)
-	return nil
+	if len(lines) == 0 {
+		t.Fatalf("setup printed no gcloud commands:\n%s", out)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // TestSkipIAMCrashLoopThenGrant: without roles/monitoring.viewer the real
@@ -303,12 +306,16 @@ func TestSkipIAMCrashLoopThenGrant(t *testing.T) {
 	mustContain(t, "kubectl logs --previous", adapterLogs(t, true), "Failed request to stackdriver api",
 		"Permission monitoring.metricDescriptors.list denied")
 
-	// The grant, exactly as setup printed it, run by gcloud against the
-	// twin's local Google API server (TestMain's environment points it there).
-	grant := gcloudLine(t, r.stdout, "gcloud projects add-iam-policy-binding")
-	out, err := exec.Command(grant[0], append(grant[1:], "--quiet")...).CombinedOutput()
+	// The grant, exactly as setup printed it, run in a shell by gcloud
+	// against the twin's local Google API server (the environment `twin
+	// exec` gave this process points it there).
+	script := grantScript(t, r.stdout)
+	grant := exec.Command("sh", "-ec", script)
+	grant.Env = append(grant.Environ(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+	out, err := grant.CombinedOutput()
+	t.Logf("$ %s\n%s", script, out)
 	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(grant, " "), err, out)
+		t.Fatalf("the printed grant failed: %v", err)
 	}
 	waitChainWorks(t, ns, vllmName, 60*time.Second)
 	if name, _, _ := adapterPodState(context.Background()); name != pod {
