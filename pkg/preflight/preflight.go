@@ -141,7 +141,7 @@ func Run(ctx context.Context, env Env, in Input) *Result {
 	r := &Result{}
 	r.readLives(ctx, env, in.Objects)
 	checks := []func(context.Context, Env, Input, *Result){
-		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkAdapterNodes, checkScrapers, checkForeign, checkMetricsServed,
+		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkAdapterNodes, checkDCGMSelf, checkScrapers, checkForeign, checkMetricsServed,
 	}
 	for _, c := range checks {
 		c(ctx, env, in, r)
