@@ -159,6 +159,16 @@ func TestSetupEndToEnd(t *testing.T) {
 		mustNotExist(t, clusterRules, "", "infer-hpa-dcgm-gpu-util")
 	})
 
+	t.Run("--dcgm self without exporter pods fails the preflight", func(t *testing.T) {
+		// The twin runs GKE's managed exporter, whose pods our dcgm-self
+		// ClusterPodMonitoring would not select.
+		r := plugin(t, cluster.kubeconfig, append(append([]string{}, gpu...), "--dcgm", "self")...)
+		oneLineError(t, r, "preflight failed")
+		mustContain(t, "stderr", r.stderr, "[FAIL] DCGM exporter: --dcgm self scrapes pods labelled app.kubernetes.io/name=nvidia-dcgm-exporter",
+			"--dcgm managed")
+		noWrites(t, r)
+	})
+
 	t.Run("a new option applies only the difference", func(t *testing.T) {
 		r := plugin(t, cluster.kubeconfig, gpu...)
 		if r.code != 0 {
