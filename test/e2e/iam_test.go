@@ -251,6 +251,9 @@ func waitChainWorks(t *testing.T, ns, hpa string, within time.Duration) {
 // indented shell lines (a PROJECT_NUMBER lookup, gcloud commands).
 func grantScript(t *testing.T, out string) string {
 	t.Helper()
+	if i := strings.LastIndex(out, "one step remains:"); i >= 0 {
+		out = out[i:] // (the progress line before it carries the same commands)
+	}
 	var lines []string
 	for _, l := range strings.Split(out, "\n") {
 		if f := strings.TrimSpace(l); strings.HasPrefix(l, "  ") && (strings.HasPrefix(f, "gcloud ") || strings.HasPrefix(f, "PROJECT_NUMBER=")) {
