@@ -133,7 +133,7 @@ func Run(ctx context.Context, env cluster.Env, in Input) *Result {
 	r := &Result{}
 	r.readLives(ctx, env, in.Objects)
 	checks := []func(context.Context, cluster.Env, Input, *Result){
-		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkAdapterNodes, checkScrapers, checkForeign, checkMetricsServed,
+		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkAdapterNodes, checkDCGMSelf, checkScrapers, checkForeign, checkMetricsServed,
 	}
 	for _, c := range checks {
 		c(ctx, env, in, r)

@@ -39,7 +39,6 @@ func BenchmarkApplyPhase(b *testing.B) {
 	ctx := context.Background()
 	ns := "bench"
 	_ = exec.Command(kubectl, "--kubeconfig", cluster.kubeconfig, "create", "namespace", ns).Run()
-	startStandIn(b)
 	o := kustomize.NewOptions()
 	o.Namespace, o.Deployment, o.WIMode, o.DCGM = ns, "vllm", identity.ModeNone, kustomize.DCGMOff
 	o.Complete()
