@@ -40,7 +40,7 @@ func TestValidateGiven(t *testing.T) {
 		"hpa name over the parent": {func(o *Options) { o.HPAName = strings.Repeat("h", 250) }, "at most 243"},
 		"gpu-util with dcgm off":   {func(o *Options) { o.Metrics, o.DCGM = []Metric{{Name: "gpu-util"}}, DCGMOff }, "--dcgm is off"},
 		"bad deployment":           {func(o *Options) { o.Deployment = "Bad_Name" }, "--deployment"},
-		"gsa without project":      {func(o *Options) { o.WIMode = "gsa" }, "--project"},
+		"gsa without project":      {func(o *Options) { o.WIMode = "gsa" }, ""}, // the planner infers it; Validate requires it
 	}
 	for name, c := range cases {
 		o := NewOptions()
@@ -52,5 +52,11 @@ func TestValidateGiven(t *testing.T) {
 		if o.MetricsPort == DefaultMetricsPort {
 			t.Errorf("%s: ValidateGiven completed the options themselves", name)
 		}
+	}
+	o := NewOptions()
+	o.Deployment, o.WIMode = "vllm", "gsa"
+	o.Complete()
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--wi-mode gsa needs --project") {
+		t.Errorf("complete gsa options without a project: %v", err)
 	}
 }

@@ -150,30 +150,35 @@ var imageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9
 
 // ValidateGiven checks what the user gave before a planner infers the rest
 // from the cluster: every check of Validate, on a completed copy, except
-// that the names a missing Deployment would give are not required, and
-// --path auto (the planner resolves it) is taken as adapter.
+// that the names a missing Deployment would give and the project that
+// --wi-mode gsa needs are not required (the planner infers both from the
+// cluster), and --path auto (the planner resolves it) is taken as adapter.
 func (o Options) ValidateGiven() error {
 	if o.Path == PathAuto {
 		o.Path = PathAdapter // the native path's own checks run once the path is chosen
 	}
 	o.Complete()
-	return o.validate(o.Deployment != "")
+	return o.validate(true)
 }
 
 // Validate checks complete options (see Complete) and returns the first
 // problem, naming the flag and the fix.
-func (o *Options) Validate() error { return o.validate(true) }
+func (o *Options) Validate() error { return o.validate(false) }
 
-// validate runs every check; without named (no Deployment yet), the
-// names are checked only where given.
-func (o *Options) validate(named bool) error {
+// validate runs every check; with given (before the planner inferred the
+// rest), the names are checked only where given when there is no
+// Deployment yet, and a missing project is not an error yet.
+func (o *Options) validate(given bool) error {
 	names := o.validateNames
-	if !named {
+	if given && o.Deployment == "" {
 		names = o.validateGivenNames
 	}
 	checks := []func() error{
 		o.validateDerivedNames, names, o.validateSelector, o.validateEndpoint,
 		o.validateReplicas, o.validateMetrics, o.validateModes, o.validateNative,
+	}
+	if !given {
+		checks = append(checks, o.validateProject)
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -317,10 +322,16 @@ func (o *Options) validateModes() error {
 	if o.WIMode != identity.ModeGSA {
 		return nil
 	}
-	if o.Project == "" {
+	return identity.ValidateGSAName(o.GSAName)
+}
+
+// validateProject: --wi-mode gsa names the Google service account in the
+// project, so complete options need one (given, or inferred by setup).
+func (o *Options) validateProject() error {
+	if o.WIMode == identity.ModeGSA && o.Project == "" {
 		return errors.New("--wi-mode gsa needs --project to name the Google service account: add --project PROJECT_ID")
 	}
-	return identity.ValidateGSAName(o.GSAName)
+	return nil
 }
 
 func oneOf[T ~string](flag string, v T, allowed ...T) error {
