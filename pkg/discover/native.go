@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
@@ -107,8 +108,10 @@ func (n NativeSupport) Native() (bool, string) {
 	switch {
 	case n.VersionOK && n.KindServed:
 		return true, fmt.Sprintf("GKE %s, %s served; the HPA needs the performance profile: %s%s", n.Version, NativeKind, HPAProfileFix, n.stage())
+	case n.KindServed && strings.Contains(n.Version, "-gke."):
+		return false, fmt.Sprintf("%s is served but %s is below %s", NativeKind, n.Version, NativeMinVersion)
 	case n.KindServed:
-		return false, fmt.Sprintf("%s is served but %s is below %s", NativeKind, orUnknown(n.Version), NativeMinVersion)
+		return false, fmt.Sprintf("%s is served but %s is not GKE %s or later", NativeKind, orUnknown(n.Version), NativeMinVersion)
 	case n.VersionOK:
 		return false, fmt.Sprintf("GKE %s does not serve %s (in Preview it is on the Rapid channel only)", n.Version, NativeGroupVersion+" "+NativeKind)
 	}

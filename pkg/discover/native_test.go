@@ -44,6 +44,7 @@ func TestDetectNative(t *testing.T) {
 		{"v1.35.2-gke.1485000", false, false, "does not serve autoscaling.gke.io/v1beta1 AutoscalingMetric"},
 		{"v1.34.5-gke.1000", true, false, "is below v1.35.1-gke.1396000"},
 		{"v1.37.2", false, false, "v1.37.2 is not GKE v1.35.1-gke.1396000 or later"},
+		{"v1.37.2", true, false, "AutoscalingMetric is served but v1.37.2 is not GKE v1.35.1-gke.1396000 or later"},
 	}
 	for _, c := range cases {
 		n, err := DetectNative(cluster(c.ver, c.kind))
