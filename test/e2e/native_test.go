@@ -157,7 +157,7 @@ func TestSwitchAdapterNativeAdapter(t *testing.T) {
 	mustContain(t, "stderr", r.stderr, "discovered: path native (--path native;")
 	mustContain(t, "stdout", r.stdout,
 		"autoscalingmetric.autoscaling.gke.io/"+vllmName+"-vllm created",
-		"podmonitoring.monitoring.googleapis.com/"+vllmName+"-vllm pruned", "kept (shared)")
+		"podmonitoring.monitoring.googleapis.com/"+vllmName+"-vllm pruned")
 	if strings.Contains(r.stdout+r.stderr, "revoked") {
 		t.Errorf("switching to native touched IAM:\n%s", r)
 	}
