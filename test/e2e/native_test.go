@@ -187,6 +187,15 @@ func TestSwitchAdapterNativeAdapter(t *testing.T) {
 		mustNotExist(t, apiServiceGVR, "", name)
 	}
 
+	// The pruned namespace terminates for a while; setup does not wait for
+	// it (a create in it fails until it is gone: see the report).
+	eventually(t, 60*time.Second, "namespace custom-metrics is gone", func(ctx context.Context) string {
+		if _, err := cluster.kube.CoreV1().Namespaces().Get(ctx, "custom-metrics", metav1.GetOptions{}); err == nil {
+			return "still terminating"
+		}
+		return ""
+	})
+
 	// A -> adapter: the AutoscalingMetric goes, the adapter is back and the
 	// HPA scales on it.
 	r = plugin(t, cluster.kubeconfig, argsA(kustomize.PathAdapter)...)
