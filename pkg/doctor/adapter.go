@@ -100,6 +100,9 @@ type logFinding struct {
 	when time.Time
 	text string
 	kind string // "fatal", "403", "notfound", "google"
+	// past: read from the previous container of a pod that is Ready now
+	// (it exited, and started fine since).
+	past bool
 }
 
 func classifyLine(text string) string {
@@ -139,6 +142,9 @@ func checkAdapterLogs(ctx context.Context, s *state) []Check {
 				continue
 			}
 			fs, n, err := s.scanLog(ctx, pod.Name, prev)
+			for i := range fs {
+				fs[i].past = prev && podReady(&pod)
+			}
 			if err != nil {
 				if !prev {
 					readErrs = append(readErrs, fmt.Sprintf("%s: %v", pod.Name, err))
@@ -163,8 +169,12 @@ func checkAdapterLogs(ctx context.Context, s *state) []Check {
 	var quoted []string
 	kinds := map[string]logFinding{}
 	for _, f := range found {
-		if _, seen := kinds[f.kind]; !seen {
-			kinds[f.kind] = f
+		k := f.kind
+		if k == "fatal" && f.past {
+			k = "past-fatal"
+		}
+		if _, seen := kinds[k]; !seen {
+			kinds[k] = f
 		}
 		if len(quoted) < 5 {
 			quoted = append(quoted, fmt.Sprintf("%s ago %s: %s", age(now.Sub(f.when)), f.pod, trim(f.text, 240)))
@@ -173,17 +183,55 @@ func checkAdapterLogs(ctx context.Context, s *state) []Check {
 	first := found[0]
 	msg := fmt.Sprintf("%s, %s ago: %q", plural(len(found), "error line"), age(now.Sub(first.when)), trim(first.text, 160))
 	idFix := "the adapter's Google identity cannot read Cloud Monitoring: see the identity checks; after fixing, `kubectl -n " + ns + " rollout restart deployment " + adapterName + "`"
-	if f, has := kinds["fatal"]; has {
+	if f, has := kinds["fatal"]; has && !s.servesNow(ctx) {
 		return []Check{fail(LinkAdapter, id, idFix, "the adapter exits at start-up, %s ago: %q", age(now.Sub(f.when)), trim(f.text, 200)).asSymptom().with(quoted...)}
 	}
-	if f, has := kinds["403"]; has {
+	if f, has := kinds["403"]; has && !s.servesNow(ctx) {
 		m := permDenied.FindStringSubmatch(f.text)
 		return []Check{fail(LinkAdapter, id, idFix, "403 Permission %s denied, %s ago (%s)", m[1], age(now.Sub(f.when)), plural(len(found), "error line")).asSymptom().with(quoted...)}
+	}
+	if _, has := kinds["fatal"]; has {
+		return []Check{warn(LinkAdapter, id, "", "%s; the adapter serves every metric now: it has recovered", msg).with(quoted...)}
+	}
+	if f, has := kinds["past-fatal"]; has && len(kinds) == 1 {
+		return []Check{warn(LinkAdapter, id, "", "the adapter exited at start-up %s ago (%q) and has run Ready since", age(now.Sub(f.when)), trim(f.text, 160)).with(quoted...)}
+	}
+	if _, has := kinds["403"]; has {
+		return []Check{warn(LinkAdapter, id, "", "%s; the adapter serves every metric now: it has recovered", msg).with(quoted...)}
 	}
 	if _, has := kinds["notfound"]; has {
 		return []Check{warn(LinkAdapter, id, "check the HPA's metric names (hpa/metric-names) and that the metric arrives in Cloud Monitoring", "%s", msg).with(quoted...)}
 	}
 	return []Check{warn(LinkAdapter, id, "", "%s", msg).with(quoted...)}
+}
+
+// servesNow says whether the errors in the log are history: every adapter
+// pod is Ready, the APIServices are ours and Available, and
+// custom.metrics.k8s.io answers each of the HPA's metrics for every Ready
+// vLLM pod.
+func (s *state) servesNow(ctx context.Context) bool {
+	pods, err := s.adapterPods(ctx)
+	ready := s.readyPods()
+	if err != nil || len(pods) == 0 || len(s.metrics) == 0 || len(ready) == 0 || s.env.Custom == nil || !s.apisAvailable(ctx) {
+		return false
+	}
+	for i := range pods {
+		if !podReady(&pods[i]) {
+			return false
+		}
+	}
+	for _, m := range s.metrics {
+		vals, err := s.customValues(ctx, m)
+		if err != nil {
+			return false
+		}
+		for _, p := range ready {
+			if _, found := vals[p.Name]; !found {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // LogReader reads a container's log.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 )
 
@@ -53,13 +54,23 @@ func (s *state) checkAPIService(ctx context.Context, name string, p perm) Check 
 	}
 	svcNS, _, _ := unstructured.NestedString(a.Object, "spec", "service", "namespace")
 	svcName, _, _ := unstructured.NestedString(a.Object, "spec", "service", "name")
-	if svcNS != ns || svcName != adapterName {
+	ours := svcNS == ns && svcName == adapterName
+	if s.native && ours {
+		return fail(LinkAPIs, id,
+			fmt.Sprintf("the native path needs GKE's managed metrics adapter behind custom.metrics.k8s.io: rerun `kubectl infer-hpa setup %s -n %s --path native` (it prunes our adapter when nothing else uses it), or go back with --path adapter", orDeployment(s.deployName), s.in.Namespace),
+			"APIService %s is served by the Stackdriver adapter (%s/%s), which does not serve the HPA's autoscaling.gke.io metrics", name, ns, adapterName)
+	}
+	servedBy := ns + "/" + adapterName
+	if s.native {
+		servedBy = svcNS + "/" + svcName // GKE's adapter: whoever serves it
+	}
+	if !s.native && !ours {
 		owner := svcNS + "/" + svcName
 		if svcNS == "" {
 			owner = "the apiserver itself"
 		}
 		return fail(LinkAPIs, id,
-			fmt.Sprintf("only one adapter can serve custom.metrics.k8s.io: remove the other one (e.g. `helm uninstall` prometheus-adapter or KEDA), or rerun `kubectl infer-hpa setup --force-conflicts` to take the APIService over"),
+			"only one adapter can serve custom.metrics.k8s.io: remove the other one (e.g. `helm uninstall` prometheus-adapter or KEDA), or rerun `kubectl infer-hpa setup --force-conflicts` to take the APIService over",
 			"APIService %s is served by %s, not by the Stackdriver adapter (%s/%s)", name, owner, ns, adapterName)
 	}
 	conds, _, _ := unstructured.NestedSlice(a.Object, "status", "conditions")
@@ -69,11 +80,14 @@ func (s *state) checkAPIService(ctx context.Context, name string, p perm) Check 
 			continue
 		}
 		if cm["status"] == "True" {
-			return ok(LinkAPIs, id, "APIService %s is Available (served by %s/%s)", name, ns, adapterName)
+			return ok(LinkAPIs, id, "APIService %s is Available (served by %s)", name, servedBy)
 		}
 		reason, _ := cm["reason"].(string)
 		msg, _ := cm["message"].(string)
 		fix := fmt.Sprintf("see the adapter checks; `kubectl get apiservice %s -o yaml` has the details", name)
+		if s.native {
+			fix = fmt.Sprintf("GKE's managed metrics adapter does not answer: `kubectl get apiservice %s -o yaml` has the details; check the cluster's version and HPA profile (%s)", name, discover.HPAProfileFix)
+		}
 		if reason == "FailedDiscoveryCheck" {
 			fix = firewallHint
 		}
@@ -103,7 +117,7 @@ func (s *state) apisAvailable(ctx context.Context) bool {
 func (s *state) cmValues(ctx context.Context, m hpaMetric) map[string]float64 {
 	pi := s.projectOf(ctx)
 	ready := podNames(s.readyPods())
-	if s.env.Monitoring == nil || pi.ID == "" || len(ready) == 0 {
+	if s.env.Monitoring == nil || m.Type == "" || pi.ID == "" || len(ready) == 0 {
 		return nil
 	}
 	series, err := s.podSeries(ctx, pi.ID, m, ready)
@@ -146,7 +160,11 @@ func checkCustomMetrics(ctx context.Context, s *state) []Check {
 		}
 		vals, err := s.customValues(ctx, m)
 		if err != nil {
-			out = append(out, fail(LinkAPIs, id, "see the adapter and Cloud Monitoring checks; the adapter answers from the last 5 minutes of Cloud Monitoring",
+			fix := "see the adapter and Cloud Monitoring checks; the adapter answers from the last 5 minutes of Cloud Monitoring"
+			if s.native {
+				fix = "see the native/ check: GKE's managed metrics adapter serves only the gauges an AutoscalingMetric declares, read from the pods' /metrics"
+			}
+			out = append(out, fail(LinkAPIs, id, fix,
 				"custom.metrics.k8s.io has no %s for the pods of %s: %v", m.Name, s.deployName, err).asSymptom())
 			continue
 		}

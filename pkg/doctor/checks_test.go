@@ -168,3 +168,42 @@ func TestHPAEventsSinceRecovery(t *testing.T) {
 		t.Errorf("after recovery: %+v", c)
 	}
 }
+
+// A 403 in the adapter's log after the grant is back, while the adapter
+// serves every metric, is history: a warning, not a failure.
+func TestAdapter403Recovered(t *testing.T) {
+	w := newWorld(t)
+	w.logs["adapter-x"] = `2026-12-01T19:57:30Z E1201 19:57:30.000000       1 status.go:71] "Unhandled Error" err="googleapi: Error 403: Permission monitoring.timeSeries.list denied (or the resource may not exist)., forbidden"` + "\n"
+	r := w.run()
+	if c := find(r, "adapter/log"); c == nil || c.Status != Warn || !strings.Contains(c.Message, "recovered") {
+		t.Fatalf("adapter/log after recovery: %+v\n%s", c, table(r))
+	}
+	if got := fails(r); len(got) != 0 {
+		t.Fatalf("FAIL %v\n%s", got, table(r))
+	}
+	w.custom = nil // the API answers nothing: the 403 is current
+	r = w.run()
+	if c := find(r, "adapter/log"); c == nil || c.Status == OK || strings.Contains(c.Message, "recovered") {
+		t.Fatalf("adapter/log while the API fails: %+v\n%s", c, table(r))
+	}
+}
+
+// A start-up fatal in the previous container of an adapter pod that is
+// Ready now is history, even while the API has no value (data stale, say).
+func TestAdapterPastFatal(t *testing.T) {
+	w := newWorld(t)
+	p := readyPod("adapter-x", "custom-metrics", "gke-node-1", map[string]string{"k8s-app": adapterName})
+	p.Status.ContainerStatuses[0].RestartCount = 3
+	w.set(p)
+	w.logs["adapter-x/previous"] = "2026-12-01T19:58:00Z F1201 19:58:00.000000       1 adapter.go:153] Failed request to stackdriver api: googleapi: Error 403: Permission monitoring.metricDescriptors.list denied (or the resource may not exist)., forbidden\n"
+	w.custom = nil
+	r := w.run()
+	if c := find(r, "adapter/log"); c == nil || c.Status != Warn || !strings.Contains(c.Message, "has run Ready since") {
+		t.Fatalf("adapter/log: %+v\n%s", c, table(r))
+	}
+	p.Status.Conditions[0].Status = corev1.ConditionFalse // crash-looping: the fatal is current
+	w.set(p)
+	if c := find(w.run(), "adapter/log"); c == nil || c.Status == Warn && strings.Contains(c.Message, "Ready since") {
+		t.Fatalf("adapter/log of a pod that is not Ready: %+v", c)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Status is a check's verdict.
@@ -33,6 +34,7 @@ const (
 // Links of the chain, in data-flow order.
 const (
 	LinkWorkload   = "workload"
+	LinkNative     = "native"
 	LinkScraping   = "scraping"
 	LinkMonitoring = "monitoring"
 	LinkIdentity   = "identity"
@@ -41,16 +43,17 @@ const (
 	LinkHPA        = "hpa"
 )
 
-var linkOrder = []string{LinkWorkload, LinkScraping, LinkMonitoring, LinkIdentity, LinkAdapter, LinkAPIs, LinkHPA}
+var linkOrder = []string{LinkWorkload, LinkNative, LinkScraping, LinkMonitoring, LinkIdentity, LinkAdapter, LinkAPIs, LinkHPA}
 
 // dependsOn says which links a link's data comes through: a failure
 // downstream of a failed link is reported as a consequence (warn), so the
 // table names the one link that is broken.
 var dependsOn = map[string][]string{
+	LinkNative:     {LinkWorkload},
 	LinkScraping:   {LinkWorkload},
 	LinkMonitoring: {LinkWorkload, LinkScraping},
 	LinkAdapter:    {LinkIdentity},
-	LinkAPIs:       {LinkAdapter, LinkMonitoring},
+	LinkAPIs:       {LinkAdapter, LinkMonitoring, LinkNative},
 	LinkHPA:        {LinkAPIs, LinkWorkload},
 }
 
@@ -73,7 +76,9 @@ type Check struct {
 
 // Report is the outcome of Run.
 type Report struct {
-	Namespace  string        `json:"namespace"`
+	Namespace string `json:"namespace"`
+	// Path is the chain doctor checked: "adapter" or "native".
+	Path       string        `json:"path"`
 	HPA        string        `json:"hpa,omitempty"`
 	Deployment string        `json:"deployment,omitempty"`
 	Checks     []Check       `json:"checks"`
@@ -188,7 +193,7 @@ func Run(ctx context.Context, env Env, in Input) (*Report, error) {
 		env.Now = time.Now
 	}
 	if in.AdapterNamespace == "" {
-		in.AdapterNamespace = gcp.DefaultNamespace
+		in.AdapterNamespace = identity.DefaultNamespace
 	}
 	if in.Since <= 0 {
 		in.Since = 15 * time.Minute
@@ -205,6 +210,14 @@ func Run(ctx context.Context, env Env, in Input) (*Report, error) {
 		checkAdapterDeployment, checkAdapterLogs,
 		checkAPIServices, checkCustomMetrics,
 		checkHPA, checkHPAMetrics, checkHPAConditions, checkHPAEvents, checkHPAScale,
+	}
+	if s.native {
+		families = []checkFn{
+			checkWorkload, checkPodMetrics,
+			checkNative, func(context.Context, *state) []Check { return nativeSkips() },
+			checkAPIServices, checkCustomMetrics,
+			checkHPA, checkHPAMetrics, checkHPAConditions, checkHPAEvents, checkHPAScale,
+		}
 	}
 	var mu sync.Mutex
 	var all []Check
@@ -223,7 +236,11 @@ func Run(ctx context.Context, env Env, in Input) (*Report, error) {
 		}()
 	}
 	wg.Wait()
-	r := &Report{Namespace: in.Namespace, HPA: s.hpaName, Deployment: s.deployName, Checks: arrange(all)}
+	path := "adapter"
+	if s.native {
+		path = "native"
+	}
+	r := &Report{Namespace: in.Namespace, Path: path, HPA: s.hpaName, Deployment: s.deployName, Checks: arrange(all)}
 	r.Elapsed = time.Since(start)
 	return r, nil
 }

@@ -22,6 +22,9 @@ func (s *state) setupFix() string {
 	if name == "" {
 		name = "DEPLOYMENT"
 	}
+	if s.native {
+		return fmt.Sprintf("rerun `kubectl infer-hpa setup %s -n %s --path native`", name, s.in.Namespace)
+	}
 	return fmt.Sprintf("rerun `kubectl infer-hpa setup %s -n %s`", name, s.in.Namespace)
 }
 
@@ -118,6 +121,11 @@ func checkHPAMetrics(ctx context.Context, s *state) []Check {
 	}
 	if len(s.metrics) == 0 {
 		return []Check{fail(LinkHPA, id, s.setupFix(), "HPA %s has no Pods metric from custom.metrics.k8s.io", s.hpaName)}
+	}
+	for _, m := range s.metrics {
+		if obj, gauge, native := parseNative(m.Name); native && m.Prom == "" {
+			return []Check{skip(LinkHPA, id, "cannot tell what %s reads: AutoscalingMetric %s declares no gauge %s (see native/%s)", m.Name, obj, gauge, obj)}
+		}
 	}
 	exp, pod, read := s.servedMetrics(ctx)
 	var bad []string

@@ -17,6 +17,7 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
@@ -36,6 +37,10 @@ type state struct {
 	// parent is setup's inventory annotations (nil: no inventory).
 	parent  map[string]string
 	metrics []hpaMetric
+	// native: the HPA reads GKE's AutoscalingMetric gauges (nativeObjs,
+	// by name), not the adapter's.
+	native     bool
+	nativeObjs map[string]*nativeObject
 
 	access   keyed[bool]
 	scrapes  keyed[string]
@@ -94,7 +99,11 @@ func newState(ctx context.Context, env Env, in Input) (*state, error) {
 				hm.Target = v.AsApproximateFloat64()
 			}
 			s.metrics = append(s.metrics, hm)
+			s.native = s.native || IsNativeMetric(hm.Name)
 		}
+	}
+	if s.native {
+		s.readNative(ctx)
 	}
 	if s.deployName != "" {
 		d, err := env.Kube.AppsV1().Deployments(in.Namespace).Get(ctx, s.deployName, metav1.GetOptions{})
@@ -243,7 +252,7 @@ func (s *state) projectOf(ctx context.Context) projectInfo {
 		nodes, err := s.env.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 20})
 		if err == nil {
 			for _, n := range nodes.Items {
-				if id, _, ok := discover.FromProviderID(n.Spec.ProviderID); ok && gcp.ValidateProjectID(id) == nil {
+				if id, _, ok := discover.FromProviderID(n.Spec.ProviderID); ok && identity.ValidateProjectID(id) == nil {
 					p.Cluster = id
 					break
 				}

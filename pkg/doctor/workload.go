@@ -101,6 +101,9 @@ func (s *state) metricsPort() int32 {
 	if s.deploy == nil {
 		return discover.DefaultVLLMPort
 	}
+	if p := s.nativePort(); p > 0 && s.statedPorts()[p] {
+		return p // where GKE reads the gauges
+	}
 	return discover.Inspect(s.deploy).Port
 }
 

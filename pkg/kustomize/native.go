@@ -65,8 +65,10 @@ func (o *Options) validateNative() error {
 	default:
 		return fmt.Errorf("--path %q is not supported: use adapter, native or auto", o.Path)
 	}
-	if err := dns1123("--autoscalingmetric-name", "AutoscalingMetric name", o.AutoscalingMetricName, validation.IsDNS1123Subdomain); err != nil {
-		return err
+	if o.AutoscalingMetricName != "" || o.Deployment != "" { // else not known yet (ValidateGiven)
+		if err := dns1123("--autoscalingmetric-name", "AutoscalingMetric name", o.AutoscalingMetricName, validation.IsDNS1123Subdomain); err != nil {
+			return err
+		}
 	}
 	if _, isNumber := o.MetricsPortValue().(int); !isNumber {
 		return fmt.Errorf("--metrics-port %q: on --path native GKE's AutoscalingMetric takes the port number, not its name: give --metrics-port with the number of the container port", o.MetricsPort)

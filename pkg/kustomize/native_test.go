@@ -9,6 +9,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 )
 
 // The native path renders exactly an AutoscalingMetric and the HPA: nothing
@@ -23,7 +25,7 @@ func TestNativeRendersOnlyAutoscalingMetricAndHPA(t *testing.T) {
 			if obj.GetNamespace() != o.Namespace {
 				t.Errorf("%s: %s/%s in namespace %q, want %q", name, obj.GetKind(), obj.GetName(), obj.GetNamespace(), o.Namespace)
 			}
-			if obj.GetLabels()[ManagedByLabel] != ManagedByValue {
+			if obj.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
 				t.Errorf("%s: %s/%s lacks the managed-by label", name, obj.GetKind(), obj.GetName())
 			}
 		}
@@ -140,7 +142,7 @@ func TestNativeRefusals(t *testing.T) {
 		"bad name": {base(func(o *Options) { o.AutoscalingMetricName = "Bad_Name" }), `--autoscalingmetric-name "Bad_Name" is not a valid AutoscalingMetric name`},
 	}
 	for name, c := range cases {
-		_, err := Render(c.o)
+		_, err := Render(complete(c.o))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
 		}
@@ -152,7 +154,7 @@ func TestNativeRefusals(t *testing.T) {
 	for _, name := range []string{"gpu-util", "named port", "dotted label"} {
 		o := cases[name].o
 		o.Path = PathAdapter
-		if _, err := Render(o); err != nil {
+		if _, err := Render(complete(o)); err != nil {
 			t.Errorf("%s on --path adapter: %v", name, err)
 		}
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
 // nativeGVR is GKE's AutoscalingMetric resource.
@@ -21,8 +21,7 @@ var nativeGVR = schema.GroupVersionResource{Group: "autoscaling.gke.io", Version
 // AutoscalingMetric (or over GKE's per-cluster limit), and notes the choice
 // and why. On the native path nothing of ours needs Google Cloud IAM, so
 // the Workload Identity mode becomes none.
-func (p *Plan) resolvePath(ctx context.Context, env preflight.Env, o *kustomize.Options) error {
-	o.Complete()
+func (p *Plan) resolvePath(ctx context.Context, env cluster.Env, o *kustomize.Options) error {
 	if o.Path == kustomize.PathAdapter {
 		p.note("path adapter (--path adapter)")
 		return nil
@@ -31,12 +30,14 @@ func (p *Plan) resolvePath(ctx context.Context, env preflight.Env, o *kustomize.
 	if err != nil {
 		return err
 	}
+	c := *o // the names and metrics as they will be rendered
+	c.Complete()
 	switch o.Path {
 	case kustomize.PathNative:
 		if err := n.RequireNative(); err != nil {
 			return err
 		}
-		if err := nativeRoom(ctx, env, n, *o); err != nil {
+		if err := nativeRoom(ctx, env, n, c); err != nil {
 			return err
 		}
 		_, why := n.Native()
@@ -44,9 +45,9 @@ func (p *Plan) resolvePath(ctx context.Context, env preflight.Env, o *kustomize.
 	case kustomize.PathAuto:
 		native, why := n.Native()
 		if native {
-			if err := kustomize.NativeMetricsSupported(metricKinds(*o)); err != nil {
+			if err := kustomize.NativeMetricsSupported(metricKinds(c)); err != nil {
 				native, why = false, fmt.Sprintf("the cluster serves %s, but %v", discover.NativeKind, err)
-			} else if err := nativeRoom(ctx, env, n, *o); err != nil {
+			} else if err := nativeRoom(ctx, env, n, c); err != nil {
 				native, why = false, fmt.Sprintf("the cluster serves %s, but %v", discover.NativeKind, err)
 			}
 		}
@@ -57,7 +58,7 @@ func (p *Plan) resolvePath(ctx context.Context, env preflight.Env, o *kustomize.
 		p.note("path %s (%s)", o.Path, why)
 	}
 	if o.Path == kustomize.PathNative {
-		o.WIMode = kustomize.WINone
+		o.WIMode = identity.ModeNone
 	}
 	return nil
 }
@@ -77,7 +78,7 @@ func metricKinds(o kustomize.Options) []kustomize.MetricKind {
 // each exposed as autoscaling.gke.io|OBJECT|GAUGE, plus ours (our own
 // object's current gauges are replaced, so not counted). A cluster whose
 // objects cannot be listed is not refused: GKE reports the limit itself.
-func nativeRoom(ctx context.Context, env preflight.Env, n discover.NativeSupport, o kustomize.Options) error {
+func nativeRoom(ctx context.Context, env cluster.Env, n discover.NativeSupport, o kustomize.Options) error {
 	limit := n.MaxMetrics()
 	if limit == 0 || env.Dynamic == nil {
 		return nil

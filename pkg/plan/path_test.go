@@ -16,12 +16,13 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
-func gkeEnv(ver string, kind bool, objs ...runtime.Object) preflight.Env {
+func gkeEnv(ver string, kind bool, objs ...runtime.Object) cluster.Env {
 	c := kubefake.NewClientset()
 	d := c.Discovery().(*fakediscovery.FakeDiscovery)
 	d.FakedServerVersion = &version.Info{GitVersion: ver}
@@ -31,7 +32,7 @@ func gkeEnv(ver string, kind bool, objs ...runtime.Object) preflight.Env {
 	}
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{nativeGVR: "AutoscalingMetricList"}, objs...)
-	return preflight.Env{Kube: c, Clients: apply.Clients{Dynamic: dyn}}
+	return cluster.Env{Kube: c, Clients: apply.Clients{Dynamic: dyn}}
 }
 
 // autoscalingMetric is another team's AutoscalingMetric exposing n gauges.
@@ -58,20 +59,20 @@ func TestResolvePath(t *testing.T) {
 		kind            bool
 		metrics         []string
 		want, note      string
-		wi              string
+		wi              identity.Mode
 	}{
 		{"auto on GKE 1.35.2 with the kind", kustomize.PathAuto, "v1.35.2-gke.1485000", true, nil, kustomize.PathNative,
-			"path native (GKE v1.35.2-gke.1485000, AutoscalingMetric served; the HPA needs the performance profile", kustomize.WINone},
+			"path native (GKE v1.35.2-gke.1485000, AutoscalingMetric served; the HPA needs the performance profile", identity.ModeNone},
 		{"auto without the kind", kustomize.PathAuto, "v1.35.2-gke.1485000", false, nil, kustomize.PathAdapter,
-			"path adapter (GKE v1.35.2-gke.1485000 does not serve", kustomize.WIPrincipal},
+			"path adapter (GKE v1.35.2-gke.1485000 does not serve", identity.ModePrincipal},
 		{"auto on an older GKE", kustomize.PathAuto, "v1.34.3-gke.1000", true, nil, kustomize.PathAdapter,
-			"path adapter (AutoscalingMetric is served but v1.34.3-gke.1000 is below v1.35.1-gke.1396000)", kustomize.WIPrincipal},
+			"path adapter (AutoscalingMetric is served but v1.34.3-gke.1000 is below v1.35.1-gke.1396000)", identity.ModePrincipal},
 		{"auto with gpu-util", kustomize.PathAuto, "v1.35.2-gke.1485000", true, []string{"running", "gpu-util"}, kustomize.PathAdapter,
-			"path adapter (the cluster serves AutoscalingMetric, but --metric gpu-util is not available on --path native", kustomize.WIPrincipal},
+			"path adapter (the cluster serves AutoscalingMetric, but --metric gpu-util is not available on --path native", identity.ModePrincipal},
 		{"adapter given", kustomize.PathAdapter, "v1.35.2-gke.1485000", true, nil, kustomize.PathAdapter,
-			"path adapter (--path adapter)", kustomize.WIPrincipal},
+			"path adapter (--path adapter)", identity.ModePrincipal},
 		{"native given", kustomize.PathNative, "v1.35.2-gke.1485000", true, nil, kustomize.PathNative,
-			"path native (--path native; GKE v1.35.2-gke.1485000", kustomize.WINone},
+			"path native (--path native; GKE v1.35.2-gke.1485000", identity.ModeNone},
 	}
 	for _, c := range cases {
 		o := kustomize.NewOptions()

@@ -44,8 +44,12 @@ func (w *Watcher) Snapshot(now time.Time) Snapshot {
 
 	s.PodsError = w.pods.status()
 	s.Pods = podInfos(podsOf(w.pods))
-	s.AdapterError = w.adapter.status()
-	s.AdapterPods = podInfos(podsOf(w.adapter))
+	if w.adapter != nil {
+		s.AdapterError = w.adapter.status()
+		s.AdapterPods = podInfos(podsOf(w.adapter))
+	} else {
+		s.NoAdapter = NoAdapterReason
+	}
 
 	s.EventsError = firstNonEmpty(w.hpaEvents.status(), w.deployEvents.status())
 	s.Events = w.events()

@@ -50,6 +50,7 @@ func (p *PlainPrinter) Print(s Snapshot) error {
 		{"hpa", p.prev.HPAError, s.HPAError}, {"deployment", p.prev.DeploymentError, s.DeploymentError},
 		{"pods", p.prev.PodsError, s.PodsError}, {"events", p.prev.EventsError, s.EventsError},
 		{"adapter", p.prev.AdapterError, s.AdapterError}, {"adapter-log", p.prev.LogsError, s.LogsError},
+		{"adapter", p.prev.NoAdapter, s.NoAdapter},
 	} {
 		if pe[2] != pe[1] && pe[2] != "" && !strings.HasPrefix(pe[2], "waiting for") {
 			line("%s: %s", pe[0], pe[2])
@@ -106,7 +107,7 @@ func (p *PlainPrinter) hpaLines(s Snapshot, first bool, line func(string, ...any
 			if c.Message != "" {
 				msg = ": " + c.Message
 			}
-			line("condition %s=%s %s%s", c.Type, c.Status, c.Reason, msg)
+			line("condition %s=%s %s (%s)%s", c.Type, c.Status, c.Reason, c.Verdict(), msg)
 		}
 	}
 }

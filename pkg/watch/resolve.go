@@ -18,6 +18,9 @@ type Target struct {
 	HPA         string
 	Deployment  string
 	PodSelector string
+	// Native says the HPA reads GKE's AutoscalingMetric gauges (the native
+	// path): there is no adapter of ours to watch.
+	Native bool
 }
 
 // Resolve finds the HPA named name, or else the HPA whose scale target is
@@ -28,7 +31,7 @@ func Resolve(ctx context.Context, c kubernetes.Interface, namespace, name string
 	hpa, err := c.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case err == nil:
-		t.HPA, t.Deployment = hpa.Name, hpa.Spec.ScaleTargetRef.Name
+		t.HPA, t.Deployment, t.Native = hpa.Name, hpa.Spec.ScaleTargetRef.Name, nativeHPA(hpa)
 		if k := hpa.Spec.ScaleTargetRef.Kind; k != "Deployment" {
 			return t, fmt.Errorf("HPA %s/%s scales a %s; watch supports Deployments", namespace, name, k)
 		}
@@ -40,7 +43,7 @@ func Resolve(ctx context.Context, c kubernetes.Interface, namespace, name string
 		var names []string
 		for _, h := range list.Items {
 			if h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == name {
-				t.HPA, t.Deployment = h.Name, name
+				t.HPA, t.Deployment, t.Native = h.Name, name, nativeHPA(&h)
 			}
 			names = append(names, h.Name)
 		}

@@ -37,6 +37,9 @@ type Snapshot struct {
 	LogsError    string
 	AdapterPods  []PodInfo
 	AdapterError string
+	// NoAdapter says why there is no adapter to show (the native path);
+	// empty on the adapter path.
+	NoAdapter string
 
 	History History
 }

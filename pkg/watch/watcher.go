@@ -140,8 +140,10 @@ func New(opts Options) *Watcher {
 	w.pods = w.newPanel("pods", corev1informers.NewFilteredPodInformer(c, ns, 0, nil, func(o *metav1.ListOptions) { o.LabelSelector = t.PodSelector }))
 	w.hpaEvents = w.newPanel("events", corev1informers.NewFilteredEventInformer(c, ns, 0, nil, byObject("HorizontalPodAutoscaler", t.HPA)))
 	w.deployEvents = w.newPanel("events", corev1informers.NewFilteredEventInformer(c, ns, 0, nil, byObject("Deployment", t.Deployment)))
-	w.adapter = w.newPanel("adapter pods", corev1informers.NewFilteredPodInformer(c, opts.AdapterNamespace, 0, nil,
-		func(o *metav1.ListOptions) { o.LabelSelector = opts.AdapterSelector }))
+	if !t.Native {
+		w.adapter = w.newPanel("adapter pods", corev1informers.NewFilteredPodInformer(c, opts.AdapterNamespace, 0, nil,
+			func(o *metav1.ListOptions) { o.LabelSelector = opts.AdapterSelector }))
+	}
 	return w
 }
 
@@ -207,13 +209,20 @@ func (w *Watcher) Run(ctx context.Context, sink func(Snapshot)) error {
 }
 
 func (w *Watcher) panels() []*panel {
-	return []*panel{w.hpa, w.deploy, w.pods, w.hpaEvents, w.deployEvents, w.adapter}
+	ps := []*panel{w.hpa, w.deploy, w.pods, w.hpaEvents, w.deployEvents}
+	if w.adapter != nil {
+		ps = append(ps, w.adapter)
+	}
+	return ps
 }
 
 // startAdapterTails follows the log of every adapter pod the adapter
 // informer sees, and stops following a pod when it is deleted. A restarted
 // container (an OOM kill, say) is reported as a highlighted line.
 func (w *Watcher) startAdapterTails(ctx context.Context) {
+	if w.adapter == nil {
+		return // the native path: no adapter of ours
+	}
 	var mu sync.Mutex
 	cancels := map[string]context.CancelFunc{}
 	start := func(obj any) {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -30,12 +29,7 @@ type doctorRun struct {
 
 func doctor(t *testing.T, ns string, extra ...string) doctorRun {
 	t.Helper()
-	r := plugin(t, cluster.kubeconfig, append([]string{"doctor", vllmName, "-n", ns, "-o", "json"}, extra...)...)
-	var rep struct{ Checks []doctorCheck }
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("doctor -o json: %v\n%s", err, r)
-	}
-	return doctorRun{r, rep.Checks}
+	return doctorOn(t, cluster.kubeconfig, ns, extra...)
 }
 
 func (d doctorRun) fails() []string {
@@ -68,22 +62,11 @@ func (d doctorRun) table() string {
 	return b.String()
 }
 
-// healthy waits until doctor finds no failure (the HPA needs a sync or two
-// after setup) and returns that run.
+// healthyDoctor waits until doctor finds no failure on the shared twin
+// (the HPA needs a sync or two after setup) and returns that run.
 func healthyDoctor(t *testing.T, ns string) doctorRun {
 	t.Helper()
-	var last doctorRun
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		last = doctor(t, ns)
-		if last.r.code == 0 {
-			return last
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("doctor never found the chain healthy: exit %d, FAIL %v\n%s\nstderr: %s", last.r.code, last.fails(), last.table(), last.r.stderr)
-		}
-		time.Sleep(3 * time.Second)
-	}
+	return healthyDoctorOn(t, cluster.kubeconfig, ns)
 }
 
 // TestDoctorNamesTheBrokenLink sets the tutorial's chain up on the twin,

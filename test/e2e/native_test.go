@@ -103,9 +103,8 @@ func TestSwitchAdapterNativeAdapter(t *testing.T) {
 	fake := localGoogle(t)
 	serveAutoscalingMetric(t)
 	a, b, other := namespace(t, "e2e-switch-a"), namespace(t, "e2e-switch-b"), namespace(t, "e2e-switch-other")
-	adapter := startStandIn(t)
-	adapter.setLoad(runningMetric, "1")
 	vllmDeployment(t, a, vllmName, "gemma-server", 8081, true)
+	vllmService(t, a, "llm-service", "gemma-server", 8081)
 	vllmDeployment(t, b, "vllm", "vllm", 8000, true)
 	ctx := context.Background()
 	theirs := &unstructured.Unstructured{Object: map[string]any{
@@ -126,7 +125,7 @@ func TestSwitchAdapterNativeAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 	member := "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/twin-project.svc.id.goog/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter"
-	baseA := []string{"-n", a, "--metric", "running=4", "--behavior", "tutorial"}
+	baseA := []string{"-n", a, "--metric", "running=4", "--behavior", "tutorial", "--scrape-interval", "5s"}
 	argsA := func(path string) []string {
 		return append(append([]string{"setup"}, baseA...), "--path", path, "--timeout", "90s")
 	}
@@ -210,9 +209,10 @@ func TestSwitchAdapterNativeAdapter(t *testing.T) {
 	if got := hpaMetric(a, vllmName); got != runningMetric {
 		t.Errorf("A's HPA back on the adapter asks for %q, want %q", got, runningMetric)
 	}
-	adapter.setLoad(runningMetric, "12")
-	eventually(t, 90*time.Second, "the HPA scales A's Deployment on the adapter again", scaledUp(a, vllmName))
-	adapter.setLoad(runningMetric, "1")
+	// 12 requests in flight through the simulated vLLM, at 4 per pod.
+	stop := startLoad(t, cluster.kubeconfig, a, "llm-service", "--concurrency", "12", "--duration", "3m")
+	eventually(t, 150*time.Second, "the HPA scales A's Deployment on the adapter again", scaledUp(a, vllmName))
+	stop()
 
 	// Nothing foreign was touched.
 	got, err := cluster.dyn.Resource(nativeGVR).Namespace(other).Get(ctx, "theirs", metav1.GetOptions{})

@@ -7,8 +7,7 @@
 // servers (googleauth.Tokens) names an identity, which must hold a role
 // with the call's permission in the local IAM policy; a call without a
 // token is the local user (gcloud's user, who owns the project in the
-// local Google API server). Errors have Google's JSON shape. See the README
-// section "The local GKE twin".
+// local Google API server). Errors have Google's JSON shape. See docs/twin.md.
 package cloudmonitoring
 
 import (
@@ -90,9 +89,18 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.Code, map[string]any{"error": inner})
 }
 
+// OutagePath is the twin's control of a write outage (not a Google API):
+// POST ?for=DURATION makes the stored data that old and drops writes
+// (gmp.Store.Outage), DELETE resumes them.
+const OutagePath = "/_twin/v1/outage"
+
 // ServeHTTP routes /v3/projects/P/metricDescriptors[/TYPE] and
-// /v3/projects/P/timeSeries.
+// /v3/projects/P/timeSeries, and OutagePath.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == OutagePath {
+		s.outage(w, r)
+		return
+	}
 	res, method, caller, aerr := s.serve(r)
 	if aerr != nil {
 		s.logf("%s %s by %s: %d %s", method, r.URL.Path, caller, aerr.Code, aerr.Message)
@@ -101,6 +109,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logf("%s %s by %s: 200", method, r.URL.Path, caller)
 	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) outage(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		d, err := time.ParseDuration(r.URL.Query().Get("for"))
+		if err != nil || d <= 0 {
+			writeError(w, invalid("for: a positive duration such as 6m"))
+			return
+		}
+		s.Store.Outage(d)
+		s.logf("outage: the stored data is now %s older and writes are dropped", d)
+	case http.MethodDelete:
+		s.Store.Resume()
+		s.logf("outage ended: writes are kept again")
+	default:
+		writeError(w, invalid("POST ?for=DURATION or DELETE"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) serve(r *http.Request) (any, string, string, *apiError) {

@@ -91,6 +91,27 @@ func TestStoreIngestionDelay(t *testing.T) {
 	}
 }
 
+// An outage ages the stored points and drops writes until Resume.
+func TestStoreOutage(t *testing.T) {
+	s := NewStore(0)
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	l := labels.FromStrings("__name__", "g", "pod", "a")
+	m := labels.MustNewMatcher(labels.MatchEqual, "__name__", "g")
+	s.Append(l, Gauge, now.UnixMilli(), 1)
+	s.Outage(6 * time.Minute)
+	s.Append(l, Gauge, now.UnixMilli()+1, 2) // dropped
+	got := s.Select(now.Add(-time.Hour), now.Add(time.Minute), m)
+	if len(got) != 1 || len(got[0].Points) != 1 || !got[0].Points[0].T.Equal(time.UnixMilli(now.UnixMilli()).Add(-6*time.Minute)) {
+		t.Fatalf("during the outage: %v", got)
+	}
+	s.Resume()
+	s.Append(l, Gauge, now.UnixMilli()+2, 3)
+	if got := s.Select(now.Add(-time.Hour), now.Add(time.Minute), m); len(got[0].Points) != 2 || got[0].Points[1].V != 3 {
+		t.Fatalf("after Resume: %v", got)
+	}
+}
+
 // A Rules object's selectors are confined to its namespace and its results
 // carry the scope labels; a ClusterRules object's are confined to the cluster.
 func TestRuleScopes(t *testing.T) {

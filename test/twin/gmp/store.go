@@ -39,6 +39,8 @@ type Store struct {
 	mu     sync.RWMutex
 	series map[uint64]*memSeries
 	now    func() time.Time
+	// held drops every write (an outage of the write path, see Outage).
+	held bool
 }
 
 type memSeries struct {
@@ -65,6 +67,9 @@ func (s *Store) Append(lset labels.Labels, kind Kind, t int64, v float64) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.held {
+		return
+	}
 	ms := s.series[h]
 	if ms == nil {
 		ms = &memSeries{lset: lset, kind: kind}
@@ -79,6 +84,29 @@ func (s *Store) Append(lset labels.Labels, kind Kind, t int64, v float64) {
 		i, _ := slices.BinarySearchFunc(ms.pts, cut, func(p point, c int64) int { return int(p.t - c) })
 		ms.pts = slices.Clone(ms.pts[i:])
 	}
+}
+
+// Outage simulates Managed Prometheus writing nothing to Cloud Monitoring
+// for the duration age, ending now: every stored point moves age into the
+// past and writes are dropped until Resume. It makes the data as stale as
+// a real outage of that length without waiting for it.
+func (s *Store) Outage(age time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = true
+	for _, ms := range s.series {
+		for i := range ms.pts {
+			ms.pts[i].t -= age.Milliseconds()
+			ms.pts[i].visible = ms.pts[i].visible.Add(-age)
+		}
+	}
+}
+
+// Resume ends an Outage: writes are kept again.
+func (s *Store) Resume() {
+	s.mu.Lock()
+	s.held = false
+	s.mu.Unlock()
 }
 
 // Sample is a visible point of one series.
