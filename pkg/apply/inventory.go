@@ -102,6 +102,21 @@ func unionGKs(a, b []schema.GroupKind) []schema.GroupKind {
 }
 
 // footprintOf reads a parent's group-kinds and namespaces.
+// usesShared says whether an inventory's footprint reaches outside its own
+// namespace (other namespaces, or APIServices).
+func usesShared(parent *unstructured.Unstructured) bool {
+	gks, nss := footprintOf(parent)
+	if len(nss) > 0 {
+		return true
+	}
+	for _, gk := range gks {
+		if gk == (schema.GroupKind{Group: "apiregistration.k8s.io", Kind: "APIService"}) {
+			return true
+		}
+	}
+	return false
+}
+
 func footprintOf(parent *unstructured.Unstructured) ([]schema.GroupKind, []string) {
 	if parent == nil {
 		return nil, nil

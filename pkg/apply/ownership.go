@@ -200,7 +200,10 @@ type Inventories struct {
 }
 
 // OtherInventories lists the infer-hpa inventories in the cluster other
-// than s.
+// than s that use the shared objects (the adapter, its RBAC and
+// APIServices): an inventory without any (the GKE-native path: only its
+// own namespace) keeps nothing alive, so a switch from the adapter path to
+// native does not hold the adapter for ever.
 func (c Clients) OtherInventories(ctx context.Context, s ApplySet) (Inventories, error) {
 	inv := Inventories{IDs: map[string]bool{}}
 	list, err := c.Dynamic.Resource(ConfigMapGVR).List(ctx, metav1.ListOptions{LabelSelector: LabelID})
@@ -208,7 +211,7 @@ func (c Clients) OtherInventories(ctx context.Context, s ApplySet) (Inventories,
 		return inv, fmt.Errorf("looking for other infer-hpa inventories (needs list configmaps in all namespaces): %w", err)
 	}
 	for _, cm := range list.Items {
-		if cm.GetAnnotations()[AnnotationTooling] != Tooling || cm.GetNamespace() == s.Namespace && cm.GetName() == s.Name {
+		if cm.GetAnnotations()[AnnotationTooling] != Tooling || cm.GetNamespace() == s.Namespace && cm.GetName() == s.Name || !usesShared(&cm) {
 			continue
 		}
 		inv.Names = append(inv.Names, cm.GetNamespace()+"/"+cm.GetName())

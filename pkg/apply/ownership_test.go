@@ -128,12 +128,13 @@ func TestDeleteNeverTouchesForeign(t *testing.T) {
 	}
 }
 
-// Rule 3: shared members stay while another inventory exists, on cleanup
+// Rule 3: shared members stay while another inventory that uses them
+// (its footprint reaches the adapter) exists, on cleanup
 // and on prune; the workload's own members go.
 func TestSharedStayWhileAnotherInventoryExists(t *testing.T) {
 	ctx := context.Background()
 	h, ad, cr := hpa(setA), adapter(setA), clusterRole(setA, "infer-hpa-reader")
-	w := newWorld(parentOf(setA, h, ad, cr), h, ad, cr, parentOf(setB, hpa(setB)), hpa(setB))
+	w := newWorld(parentOf(setA, h, ad, cr), h, ad, cr, parentOf(setB, hpa(setB), adapter(setB)), hpa(setB))
 
 	prune, kept, err := w.policy(setA).Prunable(ctx, nil, []schema.GroupKind{{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}, {Group: "apps", Kind: "Deployment"}, {Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}}, []string{"default", "custom-metrics"})
 	if err != nil {
@@ -161,7 +162,7 @@ func TestApplyPrunesWithKeep(t *testing.T) {
 	ctx := context.Background()
 	for name, others := range map[string][]*unstructured.Unstructured{
 		"alone":       nil,
-		"with team-b": {parentOf(setB, hpa(setB)), hpa(setB)},
+		"with team-b": {parentOf(setB, hpa(setB), adapter(setB)), hpa(setB)},
 	} {
 		h, ad, pm := hpa(setA), adapter(setA), ours(setA, "monitoring.googleapis.com/v1", "PodMonitoring", "default", "vllm-vllm")
 		w := newWorld(append([]*unstructured.Unstructured{parentOf(setA, h, ad, pm), h, ad, pm}, others...)...)
@@ -244,7 +245,7 @@ func TestDiffShowsOnlyWhatSetupPrunes(t *testing.T) {
 	objs := []*unstructured.Unstructured{parentOf(setA, h, ad), h, ad}
 	for name, others := range map[string][]*unstructured.Unstructured{
 		"alone":       nil,
-		"with team-b": {parentOf(setB, hpa(setB)), hpa(setB)},
+		"with team-b": {parentOf(setB, hpa(setB), adapter(setB)), hpa(setB)},
 	} {
 		w := newWorld(append(append([]*unstructured.Unstructured{}, objs...), others...)...)
 		// The plan is empty: everything would be pruned.

@@ -156,7 +156,7 @@ func TestSwitchAdapterNativeAdapter(t *testing.T) {
 	mustContain(t, "stderr", r.stderr, "discovered: path native (--path native;")
 	mustContain(t, "stdout", r.stdout,
 		"autoscalingmetric.autoscaling.gke.io/"+vllmName+"-vllm created",
-		"podmonitoring.monitoring.googleapis.com/"+vllmName+"-vllm pruned", "kept (shared)")
+		"podmonitoring.monitoring.googleapis.com/"+vllmName+"-vllm pruned")
 	if strings.Contains(r.stdout+r.stderr, "revoked") {
 		t.Errorf("switching to native touched IAM:\n%s", r)
 	}
@@ -185,6 +185,15 @@ func TestSwitchAdapterNativeAdapter(t *testing.T) {
 	for _, name := range metricAPIs {
 		mustNotExist(t, apiServiceGVR, "", name)
 	}
+
+	// The pruned namespace terminates for a while; setup does not wait for
+	// it (a create in it fails until it is gone: see the report).
+	eventually(t, 60*time.Second, "namespace custom-metrics is gone", func(ctx context.Context) string {
+		if _, err := cluster.kube.CoreV1().Namespaces().Get(ctx, "custom-metrics", metav1.GetOptions{}); err == nil {
+			return "still terminating"
+		}
+		return ""
+	})
 
 	// A -> adapter: the AutoscalingMetric goes, the adapter is back and the
 	// HPA scales on it.
