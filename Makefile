@@ -1,12 +1,17 @@
 # kubectl infer-hpa — build, test and release.
 BIN      := kubectl-infer_hpa
 PKG      := github.com/infer-hpa/kubectl-infer-hpa
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
-COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The version has one source, the VERSION file, for build and dist alike
+# (override on the command line: make build VERSION=v0.3.0-rc1). The commit
+# is abbreviated to a fixed length and the date is the commit time, so the
+# release archives are reproducible; build marks a dirty tree in the commit.
+VERSION  := $(shell cat VERSION)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DIRTY    := $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -dirty)
 DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
-LDFLAGS  := -s -w -X $(PKG)/pkg/version.version=$(VERSION) -X $(PKG)/pkg/version.commit=$(COMMIT) -X $(PKG)/pkg/version.date=$(DATE)
+LDFLAGS  := -s -w -X $(PKG)/pkg/version.version=$(VERSION) -X $(PKG)/pkg/version.commit=$(COMMIT)$(DIRTY) -X $(PKG)/pkg/version.date=$(DATE)
 
-.PHONY: help build test unit vet fmt clean demo-render bench e2e dist krew-manifest demo bench-watch bench-load
+.PHONY: help build test unit vet lint fmt clean demo-render bench e2e dist krew-manifest demo bench-watch bench-load bench-scaling
 
 help: ## This list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +27,9 @@ unit: ## The plugin's own tests only: fast, no twin, no e2e
 
 vet: ## go vet of the plugin module
 	go vet ./...
+
+lint: ## staticcheck (pinned in tools/go.mod, checks in staticcheck.conf) on the plugin and test/twin
+	./hack/lint.sh all
 
 fmt: ## gofmt -w every Go file
 	gofmt -l -w .
@@ -45,18 +53,20 @@ demo: ## The tutorial on the local twin: setup, a load stepping up and down, and
 bench-load: ## load's own speed: streamed requests/s and latency overhead against a loopback server, vs a net/http loop and wrk
 	./hack/bench-load.sh
 
+bench-scaling: ## The tutorial's HPA against tune's (gpu preset) on one load step on the twin: time to scale, TTFT, replica-minutes, flaps (~25 min; not in CI)
+	./hack/bench-scaling.sh
+
 bench-watch: ## watch on the twin: frame delay, idle CPU, peak RSS, LIST requests (needs tmux; not in CI)
 	./hack/bench-watch.sh
 
-# Release: the version lives in VERSION; the commit is abbreviated to a fixed
-# length and the date is the commit time, so the archives are reproducible.
-RELEASE_VERSION := $(shell cat VERSION)
-DIST_COMMIT     := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# Release archives: VERSION, COMMIT and DATE as above (hack/ci-krew.sh pins
+# DIST_COMMIT and DATE while it runs).
+DIST_COMMIT     := $(COMMIT)
 DIST_DIR        := dist
 DIST_FLAGS      :=
 
 dist: ## Release archives and checksums.txt for every platform in dist/ (reproducible)
-	go run ./hack/dist -version $(RELEASE_VERSION) -commit $(DIST_COMMIT) -date $(DATE) -out $(DIST_DIR) $(DIST_FLAGS)
+	go run ./hack/dist -version $(VERSION) -commit $(DIST_COMMIT) -date $(DATE) -out $(DIST_DIR) $(DIST_FLAGS)
 
 krew-manifest: ## Rewrite krew-manifest.yaml from the archives of the release commit (see docs/RELEASE.md)
 	./hack/krew-manifest.sh

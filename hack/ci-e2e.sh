@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end tests of setup, diff and cleanup on the local GKE twin.
-# Builds the twin with its cached build script (hack/build-twin.sh: seconds
-# when cached, ~8 min cold), then runs test/e2e against it.
+# End-to-end tests of setup, diff and cleanup on the local GKE twin, with
+# the real custom-metrics-stackdriver-adapter (see docs/twin.md).
+# Builds the twin and the adapter with their cached build scripts
+# (hack/build-twin.sh: seconds when cached, ~8 min cold), then runs test/e2e
+# against it. TestSkipIAMCrashLoopThenGrant runs gcloud (it skips without).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(bash hack/build-twin.sh | tail -n 1)
@@ -15,7 +17,8 @@ if ! command -v tmux >/dev/null; then
 		echo "ci-e2e: tmux not installed and not root: the watch tests will be SKIPPED" >&2
 	fi
 fi
-# The watch tests run the built plugin (in tmux and with --plain).
+# The watch tests run the built plugin (in tmux and with --plain), and the
+# scaling tests its load generator.
 plugin_dir=$(mktemp -d)
 trap 'rm -rf "$plugin_dir"' EXIT
 go build -o "$plugin_dir/kubectl-infer_hpa" ./cmd/kubectl-infer-hpa

@@ -16,8 +16,12 @@ steps() {
   echo "== go vet"
   go vet ./...
 
+  echo "== staticcheck (plugin module; make lint also checks test/twin)"
+  ./hack/lint.sh plugin
+
   echo "== go test (plugin)"
   go test -count=1 ./...
+  echo "== flags table (docs/flags.md from the cobra commands)"; go run ./hack/flagsdoc -check docs/flags.md
 
   echo "== twin (test/twin: local GKE twin, cached build + tests)"
   ./hack/ci-twin.sh

@@ -33,6 +33,9 @@ const (
 	Unchanged  Outcome = "unchanged"
 	Pruned     Outcome = "pruned"
 	Deleted    Outcome = "deleted"
+	// NotChecked: a server dry run could not check the object, because its
+	// namespace is only dry-run-created (the Result's Detail says which).
+	NotChecked Outcome = "not checked"
 )
 
 // Applier applies objects with server-side apply.
@@ -112,7 +115,7 @@ func (a *Applier) ApplyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	if err != nil && a.DryRun == DryRunServer && live == nil && obj.GetNamespace() != "" && apierrors.IsNotFound(err) {
 		// Its namespace is only dry-run-created: the apiserver cannot
 		// check objects in it (kubectl's server dry run has the same limit).
-		return Outcome("not checked: namespace " + obj.GetNamespace() + " does not exist yet"), nil, nil
+		return NotChecked, nil, nil
 	}
 	if err != nil {
 		return "", nil, describeApplyError(obj, err)
@@ -172,7 +175,17 @@ func ParseDryRun(s string) (DryRunMode, error) {
 type Result struct {
 	Ref     string
 	Outcome Outcome
-	Err     error
+	// Detail says why, for NotChecked.
+	Detail string
+	Err    error
+}
+
+// line is the outcome as Progress prints it after the object.
+func (r Result) line() string {
+	if r.Detail != "" {
+		return string(r.Outcome) + ": " + r.Detail
+	}
+	return string(r.Outcome)
 }
 
 // applyLevel applies the objects of a level in parallel and prints their
@@ -186,6 +199,9 @@ func (a *Applier) applyLevel(ctx context.Context, objs []*unstructured.Unstructu
 		g.Go(func() error {
 			out, live, err := a.ApplyOne(gctx, obj)
 			results[i] = Result{Ref: Ref(obj), Outcome: out, Err: err}
+			if out == NotChecked {
+				results[i].Detail = "namespace " + obj.GetNamespace() + " does not exist yet"
+			}
 			lives[i] = live
 			return nil
 		})
@@ -197,7 +213,7 @@ func (a *Applier) applyLevel(ctx context.Context, objs []*unstructured.Unstructu
 			errs = append(errs, r.Err)
 			continue
 		}
-		a.Progress.Object(r.Ref, string(r.Outcome), a.DryRun)
+		a.Progress.Object(r.Ref, r.line(), a.DryRun)
 	}
 	return lives, results, errors.Join(errs...)
 }

@@ -15,15 +15,17 @@ import (
 
 // ApplySet labels and annotations (KEP-3659).
 const (
-	LabelPartOf            = "applyset.kubernetes.io/part-of"
-	LabelID                = "applyset.kubernetes.io/id"
-	AnnotationTooling      = "applyset.kubernetes.io/tooling"
-	AnnotationGroupKinds   = "applyset.kubernetes.io/contains-group-kinds"
-	AnnotationNamespaces   = "applyset.kubernetes.io/additional-namespaces"
-	Tooling                = "kubectl-infer-hpa/v1"
+	LabelPartOf          = "applyset.kubernetes.io/part-of"
+	LabelID              = "applyset.kubernetes.io/id"
+	AnnotationTooling    = "applyset.kubernetes.io/tooling"
+	AnnotationGroupKinds = "applyset.kubernetes.io/contains-group-kinds"
+	AnnotationNamespaces = "applyset.kubernetes.io/additional-namespaces"
+	Tooling              = "kubectl-infer-hpa/v1"
+	// LabelManagedBy=ManagedBy marks every object infer-hpa renders and
+	// applies (see Ours); FieldManager is its server-side apply manager.
 	LabelManagedBy         = "app.kubernetes.io/managed-by"
 	ManagedBy              = "kubectl-infer-hpa"
-	FieldManager           = "kubectl-infer-hpa"
+	FieldManager           = ManagedBy
 	ParentPrefix           = "infer-hpa-"
 	applySetIDFormat       = "applyset-%s-v1"
 	applySetIDPartSplitter = "."

@@ -20,8 +20,10 @@ type ObjectDiff struct {
 // objects whose live state already holds the plan are unchanged (setup
 // sends nothing for them); the others go through a server-side dry-run
 // apply and are compared with the live object; members no longer planned
-// are shown as deleted.
-func (a *Applier) Diff(ctx context.Context, set ApplySet, objs []*unstructured.Unstructured) ([]ObjectDiff, error) {
+// that setup would prune are shown as deleted (shared ones the ownership
+// policy keeps are not).
+func (a *Applier) Diff(ctx context.Context, own *Ownership, objs []*unstructured.Unstructured) ([]ObjectDiff, error) {
+	set := own.Set()
 	dry := *a
 	dry.DryRun = DryRunServer
 	dry.Progress = nil
@@ -32,9 +34,7 @@ func (a *Applier) Diff(ctx context.Context, set ApplySet, objs []*unstructured.U
 	gks, nss := Footprint(objs)
 	parent := set.Parent(gks, nss)
 	var out []ObjectDiff
-	want := map[string]bool{}
 	for _, o := range append([]*unstructured.Unstructured{parent}, objs...) {
-		want[key(o)] = true
 		live, err := a.Get(ctx, o)
 		if err != nil {
 			return nil, err
@@ -58,14 +58,11 @@ func (a *Applier) Diff(ctx context.Context, set ApplySet, objs []*unstructured.U
 		}
 	}
 	oldGKs, oldNS := footprintOf(old)
-	members, err := a.Members(ctx, set, oldGKs, oldNS)
+	prune, _, err := own.Prunable(ctx, objs, unionGKs(oldGKs, gks), uniqueSorted(append(oldNS, nss...)))
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range members {
-		if want[key(m)] {
-			continue
-		}
+	for _, m := range prune {
 		d, err := unified(Ref(m), m, nil)
 		if err != nil {
 			return nil, err

@@ -3,7 +3,6 @@ package apply
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,58 +43,12 @@ func (c Clients) ReadParent(ctx context.Context, s ApplySet) (*unstructured.Unst
 	return live, nil
 }
 
-// Inventories are infer-hpa ApplySet parents in the cluster.
-type Inventories struct {
-	// Names are namespace/name, sorted.
-	Names []string
-	// IDs are their ApplySet ids.
-	IDs map[string]bool
-}
-
-// OtherInventories lists the infer-hpa inventories in the cluster other
-// than s.
-func (c Clients) OtherInventories(ctx context.Context, s ApplySet) (Inventories, error) {
-	inv := Inventories{IDs: map[string]bool{}}
-	list, err := c.Dynamic.Resource(ConfigMapGVR).List(ctx, metav1.ListOptions{LabelSelector: LabelID})
-	if err != nil {
-		return inv, fmt.Errorf("looking for other infer-hpa inventories (needs list configmaps in all namespaces): %w", err)
-	}
-	for _, cm := range list.Items {
-		if cm.GetAnnotations()[AnnotationTooling] != Tooling || cm.GetNamespace() == s.Namespace && cm.GetName() == s.Name {
-			continue
-		}
-		inv.Names = append(inv.Names, cm.GetNamespace()+"/"+cm.GetName())
-		inv.IDs[cm.GetLabels()[LabelID]] = true
-	}
-	sort.Strings(inv.Names)
-	return inv, nil
-}
-
 // Members lists the live objects of the set among the given group-kinds
 // and namespaces: labelled part-of=ID and managed-by=kubectl-infer-hpa.
 // Kinds the cluster no longer serves are skipped.
 func (c Clients) Members(ctx context.Context, s ApplySet, gks []schema.GroupKind, namespaces []string) ([]*unstructured.Unstructured, error) {
 	sel := labels.Set{LabelPartOf: s.ID(), LabelManagedBy: ManagedBy}.AsSelector().String()
 	return c.listLabelled(ctx, gks, uniqueSorted(append([]string{s.Namespace}, namespaces...)), sel)
-}
-
-// Orphans are shared objects of ours (managed-by=kubectl-infer-hpa) that
-// belong to no existing inventory: shared objects carry the id of the
-// setup that applied them last, and that inventory may be gone. The last
-// cleanup in the cluster takes them along.
-func (c Clients) Orphans(ctx context.Context, s ApplySet, gks []schema.GroupKind, namespaces []string, others Inventories) ([]*unstructured.Unstructured, error) {
-	all, err := c.listLabelled(ctx, gks, namespaces, LabelPartOf+","+LabelManagedBy+"="+ManagedBy)
-	if err != nil {
-		return nil, err
-	}
-	var out []*unstructured.Unstructured
-	for _, o := range all {
-		id := o.GetLabels()[LabelPartOf]
-		if s.Shared(o) && id != s.ID() && !others.IDs[id] {
-			out = append(out, o)
-		}
-	}
-	return out, nil
 }
 
 func (c Clients) listLabelled(ctx context.Context, gks []schema.GroupKind, namespaces []string, sel string) ([]*unstructured.Unstructured, error) {
@@ -130,13 +83,6 @@ func (c Clients) listLabelled(ctx context.Context, gks []schema.GroupKind, names
 		}
 	}
 	return out, nil
-}
-
-// Shared says whether a member lives outside the workload's namespace (the
-// adapter, its RBAC, the APIServices, cluster-wide rules): other infer-hpa
-// setups in the cluster use those too.
-func (s ApplySet) Shared(obj *unstructured.Unstructured) bool {
-	return obj.GetNamespace() != s.Namespace
 }
 
 func key(obj *unstructured.Unstructured) string {

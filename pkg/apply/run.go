@@ -29,16 +29,14 @@ func (r *Report) Count() map[Outcome]int {
 	return n
 }
 
-// Keep decides whether a shared object must be kept (not pruned, not
-// deleted); nil keeps nothing.
-type Keep func(obj *unstructured.Unstructured) bool
-
 // Apply puts the prepared objects (see ApplySet.Prepare) on the cluster:
 // the parent first with the union of old and new kinds, then level by level
 // with waits, then prune of members no longer planned, then the parent with
 // the final kinds. On error it stops; what was done is in the report, and
-// the members carry the set's label, so cleanup still finds them.
-func (a *Applier) Apply(ctx context.Context, set ApplySet, objs []*unstructured.Unstructured, keep Keep) (*Report, error) {
+// the members carry the set's label, so cleanup still finds them. What is
+// pruned or kept follows the ownership policy of own's inventory.
+func (a *Applier) Apply(ctx context.Context, own *Ownership, objs []*unstructured.Unstructured) (*Report, error) {
+	set := own.Set()
 	rep := &Report{}
 	old, err := a.ReadParent(ctx, set)
 	if err != nil {
@@ -74,7 +72,7 @@ func (a *Applier) Apply(ctx context.Context, set ApplySet, objs []*unstructured.
 		}
 	}
 
-	if err := a.prune(ctx, set, objs, unionGKs(oldGKs, newGKs), uniqueSorted(append(oldNS, newNS...)), keep, rep); err != nil {
+	if err := a.prune(ctx, own, objs, unionGKs(oldGKs, newGKs), uniqueSorted(append(oldNS, newNS...)), rep); err != nil {
 		return rep, err
 	}
 	final := set.Parent(newGKs, newNS)
@@ -120,25 +118,16 @@ func (a *Applier) waitLevel(ctx context.Context, level Level, lives []*unstructu
 	return a.waitFor(ctx, what, done, objs, cond, explain, timeout)
 }
 
-// prune deletes members of the set that the plan no longer has.
-func (a *Applier) prune(ctx context.Context, set ApplySet, planned []*unstructured.Unstructured, gks []schema.GroupKind, namespaces []string, keep Keep, rep *Report) error {
-	members, err := a.Members(ctx, set, gks, namespaces)
+// prune deletes the members of the set that the plan no longer has, except
+// those the policy keeps.
+func (a *Applier) prune(ctx context.Context, own *Ownership, planned []*unstructured.Unstructured, gks []schema.GroupKind, namespaces []string, rep *Report) error {
+	prune, kept, err := own.Prunable(ctx, planned, gks, namespaces)
 	if err != nil {
 		return err
 	}
-	want := map[string]bool{}
-	for _, o := range planned {
-		want[key(o)] = true
-	}
+	rep.Kept = append(rep.Kept, kept...)
 	var errs []error
-	for _, m := range members {
-		if want[key(m)] {
-			continue
-		}
-		if keep != nil && set.Shared(m) && keep(m) {
-			rep.Kept = append(rep.Kept, Ref(m))
-			continue
-		}
+	for _, m := range prune {
 		err := a.deleteOne(ctx, m)
 		rep.Results = append(rep.Results, Result{Ref: Ref(m), Outcome: Pruned, Err: err})
 		if err != nil {
@@ -172,12 +161,11 @@ func (a *Applier) deleteOne(ctx context.Context, obj *unstructured.Unstructured)
 // ErrNoInventory means there is nothing of ours to delete.
 var ErrNoInventory = errors.New("no infer-hpa inventory")
 
-// Delete removes every member of the set in reverse apply order, waiting
-// for each level to be gone, then the parent. others are the other
-// inventories in the cluster (nil: none): while there are any, shared
-// members are kept; when there are none, shared objects of ours left by
-// inventories already gone are deleted too. With DryRun it only lists.
-func (a *Applier) Delete(ctx context.Context, set ApplySet, others *Inventories) (*Report, error) {
+// Delete removes what the ownership policy lets cleanup delete of own's
+// inventory (see Ownership.Deletable) in reverse apply order, waiting for
+// each level to be gone, then the parent. With DryRun it only lists.
+func (a *Applier) Delete(ctx context.Context, own *Ownership) (*Report, error) {
+	set := own.Set()
 	rep := &Report{}
 	parent, err := a.ReadParent(ctx, set)
 	if err != nil {
@@ -186,24 +174,13 @@ func (a *Applier) Delete(ctx context.Context, set ApplySet, others *Inventories)
 	if parent == nil {
 		return rep, fmt.Errorf("%w: %s does not exist", ErrNoInventory, set)
 	}
-	if others == nil {
-		others = &Inventories{}
-	}
-	gks, nss := footprintOf(parent)
-	members, err := a.Members(ctx, set, gks, nss)
+	del, kept, err := own.Deletable(ctx, parent)
 	if err != nil {
 		return rep, err
 	}
-	orphans, err := a.Orphans(ctx, set, gks, nss, *others)
-	if err != nil {
-		return rep, err
-	}
+	rep.Kept = kept
 	groups := map[int][]*unstructured.Unstructured{}
-	for _, m := range append(members, orphans...) {
-		if set.Shared(m) && len(others.Names) > 0 {
-			rep.Kept = append(rep.Kept, Ref(m))
-			continue
-		}
+	for _, m := range del {
 		r := deleteRank(m.GroupVersionKind().GroupKind())
 		groups[r] = append(groups[r], m)
 	}

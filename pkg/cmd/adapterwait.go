@@ -9,7 +9,7 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/adapterhealth"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // adapterWait explains, while setup waits for the adapter, why it is not
@@ -28,7 +28,7 @@ type adapterWait struct {
 }
 
 func (w *adapterWait) explain(ctx context.Context, live *unstructured.Unstructured) (string, error) {
-	if live.GetKind() != "Deployment" || live.GetNamespace() != preflight.AdapterNamespace || live.GetName() != preflight.AdapterService {
+	if live.GetKind() != "Deployment" || live.GetNamespace() != identity.DefaultNamespace || live.GetName() != identity.DefaultKSA {
 		return "", nil
 	}
 	sel, _, _ := unstructured.NestedStringMap(live.Object, "spec", "selector", "matchLabels")

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 )
 
@@ -52,15 +52,7 @@ inventory in the namespace is used.`,
   # Delete it
   kubectl infer-hpa cleanup vllm-gemma-deployment -n default`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runVerb(o, 0),
 	}
 	cmd.Flags().StringVar(&o.HPAName, "hpa-name", "", "The HPA whose chain to delete (default: the only inventory in the namespace)")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", "none, client (list what would be deleted) or server (the apiserver checks the deletes, nothing persists)")
@@ -72,7 +64,7 @@ inventory in the namespace is used.`,
 }
 
 // Complete reads the flags and the optional HPA argument.
-func (o *CleanupOptions) Complete(args []string) error {
+func (o *CleanupOptions) Complete(_ *cobra.Command, args []string) error {
 	o.namespace = namespaceOf(o.configFlags)
 	if len(args) == 1 {
 		if o.HPAName != "" && o.HPAName != args[0] {
@@ -98,7 +90,7 @@ func (o *CleanupOptions) Validate() error {
 
 // Run finds the inventory and deletes it.
 func (o *CleanupOptions) Run(ctx context.Context) error {
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}
@@ -111,8 +103,8 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		return err
 	}
 	progress := apply.NewProgress(o.Out)
-	a := &apply.Applier{Clients: s.env.Clients, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
-	rep, err := a.Delete(ctx, set, s.otherInventories(ctx, set, progress))
+	a := &apply.Applier{Clients: s.Env.Clients, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress}
+	rep, err := a.Delete(ctx, apply.NewOwnership(s.Env.Clients, set, progress))
 	if errors.Is(err, apply.ErrNoInventory) {
 		fmt.Fprintf(o.Out, "nothing to clean up: %s does not exist\n", set)
 		return nil
@@ -124,7 +116,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "%s kept (shared)\n", k)
 	}
 	if iam != nil {
-		if err := iam.do(ctx, o.Out, o.ErrOut, true, o.dryRun.On(), o.PrintGcloud, "revoke what setup granted"); err != nil {
+		if err := iam.do(ctx, o.IOStreams, iamRevoke); err != nil {
 			return fmt.Errorf("cleanup stopped at Google Cloud IAM: %w\nthe cluster side is gone (%s): fix the above and rerun cleanup --iam with the same flags", err, summary(rep))
 		}
 	}
@@ -138,16 +130,16 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 
 // iamStep reads the Workload Identity settings setup recorded on the
 // inventory, when --iam asks for their removal; nil otherwise.
-func (o *CleanupOptions) iamStep(ctx context.Context, s *session, set apply.ApplySet) (*iamStep, error) {
+func (o *CleanupOptions) iamStep(ctx context.Context, s *cluster.Session, set apply.ApplySet) (*iamStep, error) {
 	if !o.IAM {
 		return nil, nil
 	}
-	parent, err := s.env.ReadParent(ctx, set)
+	parent, err := s.Env.ReadParent(ctx, set)
 	if err != nil || parent == nil {
 		return nil, err // no inventory: Delete says so
 	}
 	mode, project, gsa := iamFromParent(parent.GetAnnotations())
-	step, err := newIAMStep(ctx, mode, project, gsa, discover.DetectGKE(ctx, s.env.Kube, s.context), !o.dryRun.On() && !o.PrintGcloud)
+	step, err := newIAMStep(ctx, mode, project, gsa, discover.DetectGKE(ctx, s.Env.Kube, s.Context), iamModeOf(o.dryRun, o.PrintGcloud))
 	if err != nil {
 		return nil, fmt.Errorf("--iam (recorded --wi-mode %s, --project %q): %w", mode, project, err)
 	}
@@ -158,19 +150,13 @@ func (o *CleanupOptions) iamStep(ctx context.Context, s *session, set apply.Appl
 }
 
 // findSet is the named inventory, or the only one in the namespace.
-func (o *CleanupOptions) findSet(ctx context.Context, s *session) (apply.ApplySet, bool, error) {
+func (o *CleanupOptions) findSet(ctx context.Context, s *cluster.Session) (apply.ApplySet, bool, error) {
 	if o.HPAName != "" {
 		return apply.ForHPA(o.namespace, o.HPAName), true, nil
 	}
-	list, err := s.env.Dynamic.Resource(apply.ConfigMapGVR).Namespace(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelID})
+	names, err := s.Env.InventoryNames(ctx, o.namespace)
 	if err != nil {
-		return apply.ApplySet{}, false, fmt.Errorf("listing inventories in namespace %q: %w", o.namespace, err)
-	}
-	var names []string
-	for _, cm := range list.Items {
-		if cm.GetAnnotations()[apply.AnnotationTooling] == apply.Tooling {
-			names = append(names, strings.TrimPrefix(cm.GetName(), apply.ParentPrefix))
-		}
+		return apply.ApplySet{}, false, err
 	}
 	switch len(names) {
 	case 0:

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 )
 
 const completionLong = `Generate the shell completion script of kubectl infer-hpa.
@@ -75,6 +77,22 @@ func listHPAs(ctx context.Context, cs kubernetes.Interface, ns string) ([]string
 	return names, nil
 }
 
+// listInventories lists the HPA names of the infer-hpa inventories (what
+// cleanup takes).
+func listInventories(ctx context.Context, cs kubernetes.Interface, ns string) ([]string, error) {
+	l, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelID})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, cm := range l.Items {
+		if cm.Annotations[apply.AnnotationTooling] == apply.Tooling {
+			names = append(names, strings.TrimPrefix(cm.Name, apply.ParentPrefix))
+		}
+	}
+	return names, nil
+}
+
 // completeNames lists names from the cluster that start with what was typed;
 // any error (no cluster, no permission) simply completes nothing.
 func completeNames(ctx context.Context, cs kubernetes.Interface, ns, prefix string, listers ...nameLister) []string {
@@ -116,15 +134,18 @@ func nameCompletion(cf *genericclioptions.ConfigFlags, firstArgOnly bool, lister
 	}
 }
 
-// setupNameCompletion completes Deployment and HPA names from the cluster:
-// the DEPLOYMENT argument of setup, diff and cleanup, watch's HPA|DEPLOYMENT,
-// and every --deployment flag.
+// setupNameCompletion completes names from the cluster: the DEPLOYMENT
+// argument of render, setup and diff, cleanup's HPA (and --hpa-name) from
+// the inventories, watch's HPA|DEPLOYMENT, and every --deployment flag.
 func setupNameCompletion(root *cobra.Command, cf *genericclioptions.ConfigFlags) {
 	deployments := nameCompletion(cf, true, listDeployments)
 	for _, c := range root.Commands() {
 		switch c.Name() {
-		case "setup", "diff", "cleanup":
+		case "render", "setup", "diff":
 			c.ValidArgsFunction = deployments
+		case "cleanup":
+			c.ValidArgsFunction = nameCompletion(cf, true, listInventories)
+			_ = c.RegisterFlagCompletionFunc("hpa-name", nameCompletion(cf, false, listInventories))
 		case "watch":
 			c.ValidArgsFunction = nameCompletion(cf, true, listHPAs, listDeployments)
 		}

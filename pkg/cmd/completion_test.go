@@ -9,9 +9,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 )
 
 func runRoot(t *testing.T, args ...string) (string, int) {
@@ -82,5 +85,18 @@ func TestCompleteNames(t *testing.T) {
 	}
 	if got := completeNames(context.Background(), cs, "default", "w", listDeployments); !reflect.DeepEqual(got, []string{"web"}) {
 		t.Errorf("completeNames(w) = %v", got)
+	}
+}
+
+// cleanup [HPA] completes the inventories: our parents only, by HPA name.
+func TestCompleteInventories(t *testing.T) {
+	parent := func(name, tooling string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default",
+			Labels: map[string]string{apply.LabelID: "x"}, Annotations: map[string]string{apply.AnnotationTooling: tooling}}}
+	}
+	cs := fake.NewClientset(parent("infer-hpa-vllm", apply.Tooling), parent("infer-hpa-web", apply.Tooling),
+		parent("someone-elses", "kubectl/v1"), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "infer-hpa-plain", Namespace: "default"}})
+	if got := completeNames(context.Background(), cs, "default", "", listInventories); !reflect.DeepEqual(got, []string{"vllm", "web"}) {
+		t.Errorf("inventories = %v, want [vllm web]", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 )
 
 // DiffOptions holds the state of `diff`.
@@ -33,20 +34,20 @@ Exit status: 0 when setup would change nothing, 1 when it would, >1 on error
 (as kubectl diff).`,
 		Example: `  kubectl infer-hpa diff vllm-gemma-deployment -n default --metric running=4 --metric waiting=10`,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, args); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			if err := o.validate(); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runVerb(o, 2),
 	}
 	o.addPlanFlags(cmd)
 	addProjectMismatchFlag(cmd, &o.planFlags)
 	return cmd
 }
+
+// Complete reads the flags and the optional DEPLOYMENT argument.
+func (o *DiffOptions) Complete(cmd *cobra.Command, args []string) error {
+	return o.complete(cmd, args)
+}
+
+// Validate checks the flags before the cluster is contacted.
+func (o *DiffOptions) Validate() error { return o.validate() }
 
 // Run prints the diff and sets the exit status.
 func (o *DiffOptions) Run(ctx context.Context) error {
@@ -64,7 +65,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 }
 
 func (o *DiffOptions) diff(ctx context.Context) ([]apply.ObjectDiff, error) {
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +77,6 @@ func (o *DiffOptions) diff(ctx context.Context) ([]apply.ObjectDiff, error) {
 		checks.Print(o.ErrOut)
 		return nil, fmt.Errorf("setup would stop here: %w", err)
 	}
-	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force}
-	return a.Diff(ctx, p.Set, p.Objects)
+	a := &apply.Applier{Clients: s.Env.Clients, Force: o.Force}
+	return a.Diff(ctx, apply.NewOwnership(s.Env.Clients, p.Set, nil), p.Objects)
 }

@@ -14,8 +14,10 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/doctor"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/watch"
@@ -44,7 +46,7 @@ type DoctorOptions struct {
 // NewCmdDoctor returns the doctor command.
 func NewCmdDoctor(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
 	o := &DoctorOptions{configFlags: flags, IOStreams: streams, Since: 15 * time.Minute,
-		AdapterNamespace: gcp.DefaultNamespace, Timeout: 30 * time.Second}
+		AdapterNamespace: identity.DefaultNamespace, Timeout: 30 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "doctor [HPA|DEPLOYMENT]",
 		Short: "Check every link of the autoscaling chain and name the broken one, with the fix (reads only)",
@@ -62,15 +64,7 @@ Checks you lack the permission for are skipped, naming the permission.
 Exit status: 0 no failure, 1 a failure was found, 2 doctor could not run.`,
 		Example: doctorExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			if err := o.Validate(); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			return o.Run(c.Context())
-		},
+		RunE:    runVerb(o, 2),
 	}
 	f := cmd.Flags()
 	f.DurationVar(&o.Since, "since", o.Since, "how far back to read the adapter's log and the HPA's events")
@@ -82,7 +76,7 @@ Exit status: 0 no failure, 1 a failure was found, 2 doctor could not run.`,
 }
 
 // Complete fills in the namespace.
-func (o *DoctorOptions) Complete(args []string) error {
+func (o *DoctorOptions) Complete(_ *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Name = args[0]
 	}
@@ -118,7 +112,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	defer cancel()
 	klog.SetLogger(logr.Discard()) // client-go's warnings would break the table
 	defer klog.ClearLogger()
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
@@ -156,9 +150,9 @@ func (o *DoctorOptions) report(ctx context.Context, env doctor.Env) error {
 // doctorEnv builds the readers: the cluster's, and Google's from the
 // user's Application Default Credentials and gcloud's endpoint overrides.
 // A Google client that cannot be built leaves its checks skipped, saying why.
-func doctorEnv(ctx context.Context, s *session) doctor.Env {
-	env := doctor.Env{Kube: s.env.Kube, Dynamic: s.env.Dynamic,
-		Custom: watch.CustomMetricsREST{Client: s.env.Kube.Discovery().RESTClient()}}
+func doctorEnv(ctx context.Context, s *cluster.Session) doctor.Env {
+	env := doctor.Env{Kube: s.Env.Kube, Dynamic: s.Env.Dynamic,
+		Custom: watch.CustomMetricsREST{Client: s.Env.Kube.Discovery().RESTClient()}}
 	opts := gcp.OptionsFromEnv(nil)
 	monEndpoint := os.Getenv(gcp.EnvMonitoringEndpoint)
 	// Credentials turned off and no local endpoint: calling Google's real

@@ -7,9 +7,12 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
@@ -18,35 +21,69 @@ import (
 // environment (CLOUDSDK_API_ENDPOINT_OVERRIDES_*, Application Default
 // Credentials).
 type iamStep struct {
-	cfg    gcp.Config
+	cfg    identity.Config
+	how    iamMode
 	client *gcp.Client
 	// note says where the workload identity pool came from.
 	note string
 }
 
-// newIAMStep validates the settings and, with connect, builds the client
+// iamMode is how the step runs.
+type iamMode int
+
+const (
+	// iamCall changes IAM through its API.
+	iamCall iamMode = iota
+	// iamDryRun prints what it would run, as "would run: gcloud ..." lines
+	// on stderr (stdout may hold a dry run's objects).
+	iamDryRun
+	// iamPrintGcloud prints the gcloud commands on stdout, ready to run
+	// (--print-gcloud), and calls nothing.
+	iamPrintGcloud
+)
+
+// iamModeOf is the mode of a command's --dry-run and --print-gcloud.
+func iamModeOf(dryRun apply.DryRunMode, printGcloud bool) iamMode {
+	switch {
+	case dryRun.On():
+		return iamDryRun
+	case printGcloud:
+		return iamPrintGcloud
+	}
+	return iamCall
+}
+
+// iamChange is what the step changes, in words for --print-gcloud.
+type iamChange string
+
+const (
+	iamGrant  iamChange = "grant the adapter roles/monitoring.viewer" // setup
+	iamRevoke iamChange = "revoke what setup granted"                 // cleanup --iam
+)
+
+// newIAMStep validates the settings and, with iamCall, builds the client
 // and reads the cluster's workload identity pool from GKE (gke names the
 // cluster); nil when the mode is none. It runs before any write, so missing
 // credentials or a cluster without Workload Identity stop setup early.
-// Without connect (dry runs, --print-gcloud) the pool is the documented
+// Otherwise (dry runs, --print-gcloud) the pool is the documented
 // CLUSTER_PROJECT.svc.id.goog.
-func newIAMStep(ctx context.Context, mode, project, gsaName string, gke discover.GKE, connect bool) (*iamStep, error) {
-	cfg := gcp.Config{Mode: gcp.Mode(mode), ProjectID: project, GSAName: gsaName}.WithDefaults()
-	if cfg.Mode == gcp.ModeNone {
+func newIAMStep(ctx context.Context, mode identity.Mode, project, gsaName string, gke discover.GKE, how iamMode) (*iamStep, error) {
+	cfg := identity.Config{Mode: mode, ProjectID: project, GSAName: gsaName}.WithDefaults()
+	if cfg.Mode == identity.ModeNone {
 		return nil, nil
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.ClusterProject = gke.Project // differs from project only with --allow-project-mismatch
-	if !connect {
-		return &iamStep{cfg: cfg}, nil
+	if how != iamCall {
+		return &iamStep{cfg: cfg, how: how}, nil
 	}
 	client, err := gcp.NewClient(ctx, gcp.OptionsFromEnv(nil))
 	if err != nil {
 		return nil, err
 	}
-	s := &iamStep{cfg: cfg, client: client}
+	s := &iamStep{cfg: cfg, how: how, client: client}
 	return s, s.readPool(ctx, gke)
 }
 
@@ -75,20 +112,20 @@ func (s *iamStep) readPool(ctx context.Context, gke discover.GKE) error {
 }
 
 // iamFromParent reads the settings setup recorded on the inventory.
-func iamFromParent(annotations map[string]string) (mode, project, gsaName string) {
-	mode = annotations[plan.AnnotationWIMode]
+func iamFromParent(annotations map[string]string) (mode identity.Mode, project, gsaName string) {
+	mode = identity.Mode(annotations[plan.AnnotationWIMode])
 	if mode == "" {
-		mode = string(gcp.ModeNone)
+		mode = identity.ModeNone
 	}
 	return mode, annotations[plan.AnnotationProject], annotations[plan.AnnotationGSAName]
 }
 
-// printGcloud prints what the step would do, as gcloud commands, each
-// after prefix ("would run: " for a dry run, "" for --print-gcloud, so the
-// lines can be run as they are).
-func (s *iamStep) printGcloud(out io.Writer, remove bool, prefix string) {
+// printGcloud prints the change as gcloud commands, each after prefix
+// ("would run: " for a dry run, "" for --print-gcloud, so the lines can be
+// run as they are).
+func (s *iamStep) printGcloud(out io.Writer, change iamChange, prefix string) {
 	cmds := gcp.GcloudCommands(s.cfg)
-	if remove {
+	if change == iamRevoke {
 		cmds = gcp.GcloudRemoveCommands(s.cfg)
 	}
 	for _, c := range cmds {
@@ -98,21 +135,20 @@ func (s *iamStep) printGcloud(out io.Writer, remove bool, prefix string) {
 
 const printGcloudHelp = "Do not call Google Cloud IAM: print the equivalent gcloud commands, for users who may not let a tool change IAM"
 
-// do carries the step out after the cluster side: as "would run:" lines in a
-// dry run, as plain gcloud commands with --print-gcloud, else through the
-// IAM API. what names the purpose for the --print-gcloud header.
-func (s *iamStep) do(ctx context.Context, out, errOut io.Writer, remove, dryRun, printGcloud bool, what string) error {
+// do carries the change out after the cluster side, the way the step's
+// mode says: "would run:" lines, plain gcloud commands, or IAM API calls.
+func (s *iamStep) do(ctx context.Context, streams genericiooptions.IOStreams, change iamChange) error {
 	if s.note != "" {
-		fmt.Fprintln(errOut, "Google Cloud IAM:", s.note)
+		fmt.Fprintln(streams.ErrOut, "Google Cloud IAM:", s.note)
 	}
-	switch {
-	case dryRun:
-		s.printGcloud(out, remove, "would run: ")
-	case printGcloud:
-		fmt.Fprintf(errOut, "Google Cloud IAM left alone (--print-gcloud): run these gcloud commands to %s\n", what)
-		s.printGcloud(out, remove, "")
+	switch s.how {
+	case iamDryRun:
+		s.printGcloud(streams.ErrOut, change, "would run: ")
+	case iamPrintGcloud:
+		fmt.Fprintf(streams.ErrOut, "Google Cloud IAM left alone (--print-gcloud): run these gcloud commands to %s\n", change)
+		s.printGcloud(streams.Out, change, "")
 	default:
-		return s.run(ctx, out, remove)
+		return s.run(ctx, streams.Out, change == iamRevoke)
 	}
 	return nil
 }
@@ -129,7 +165,7 @@ func (s *iamStep) run(ctx context.Context, out io.Writer, remove bool) error {
 	}
 	if err == nil && !remove && rep.GSAEmail != "" && rep.GSAEmail != s.cfg.GSAEmail() {
 		// The KSA annotation was rendered from the built e-mail.
-		return fmt.Errorf("IAM names the service account %s, not %s as the adapter's KSA is annotated: annotate it with `kubectl annotate serviceaccount -n %s %s %s=%s --overwrite` and report this", rep.GSAEmail, s.cfg.GSAEmail(), s.cfg.Namespace, s.cfg.KSA, gcp.KSAAnnotation, rep.GSAEmail)
+		return fmt.Errorf("IAM names the service account %s, not %s as the adapter's KSA is annotated: annotate it with `kubectl annotate serviceaccount -n %s %s %s=%s --overwrite` and report this", rep.GSAEmail, s.cfg.GSAEmail(), s.cfg.Namespace, s.cfg.KSA, identity.KSAAnnotation, rep.GSAEmail)
 	}
 	return err
 }

@@ -88,15 +88,7 @@ Every run ends by itself: --duration, --requests, or the sum of --stages.
 Ctrl-C stops at once and still prints what was measured.`,
 		Example: loadExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE:    runVerb(o, 0),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.URL, "url", "", "base URL of an OpenAI-compatible server you reach already (instead of a port-forward), e.g. http://127.0.0.1:8000")

@@ -18,7 +18,8 @@ type ManifestFlags struct {
 	labels  []string
 }
 
-// NewManifestFlags returns the flags with the library's defaults.
+// NewManifestFlags returns the flags with the library's defaults; what
+// setup and diff infer from the cluster stays empty (see kustomize.NewOptions).
 func NewManifestFlags() *ManifestFlags {
 	return &ManifestFlags{Options: kustomize.NewOptions()}
 }
@@ -30,19 +31,19 @@ func (f *ManifestFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.HPAName, "hpa-name", o.HPAName, "Name of the HPA (default: the Deployment's name)")
 	fs.StringVar(&o.PodMonitoringName, "podmonitoring-name", o.PodMonitoringName, "Name of the PodMonitoring (default: DEPLOYMENT-vllm)")
 	fs.StringArrayVar(&f.labels, "pod-label", nil, "Label KEY=VALUE of the vLLM pods, repeatable (default: app=DEPLOYMENT)")
-	fs.StringVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "vLLM's metrics port: a number or the container port's name (vLLM's default is 8000)")
+	fs.StringVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "vLLM's metrics port: a number or the container port's name (default: 8000, vLLM's own; setup and diff read it from the Deployment)")
 	fs.StringVar(&o.MetricsPath, "metrics-path", o.MetricsPath, "vLLM's metrics path")
 	fs.DurationVar(&o.ScrapeInterval, "scrape-interval", o.ScrapeInterval, "How often Managed Prometheus scrapes vLLM (and DCGM with --dcgm self)")
 	fs.StringArrayVar(&f.metrics, "metric", nil, fmt.Sprintf("Metric to scale on, NAME or NAME=TARGET, repeatable; NAME is one of %s (default: running=4)", strings.Join(kustomize.MetricNames(), ", ")))
 	fs.Int32Var(&o.MinReplicas, "min", o.MinReplicas, "Minimum replicas of the HPA")
 	fs.Int32Var(&o.MaxReplicas, "max", o.MaxReplicas, "Maximum replicas of the HPA")
 	fs.StringVar(&o.Behavior, "behavior", o.Behavior, "Scaling behavior preset: gpu (slow-starting GPU pods), tutorial, or kubernetes (the defaults)")
-	fs.StringVar(&o.DCGM, "dcgm", o.DCGM, "GPU metrics source: managed (GKE's DCGM exporter), self (your own exporter, scraped by a ClusterPodMonitoring), or off")
-	fs.StringVar(&o.WIMode, "wi-mode", o.WIMode, "Workload Identity for the adapter: principal (grant the KSA directly), gsa (through a Google service account), or none")
+	fs.StringVar(&o.DCGM, "dcgm", o.DCGM, "GPU metrics source: managed (GKE's DCGM exporter), self (your own exporter, scraped by a ClusterPodMonitoring), or off (default: managed; setup and diff choose from the cluster)")
+	fs.StringVar((*string)(&o.WIMode), "wi-mode", string(o.WIMode), "Workload Identity for the adapter: principal (grant the KSA directly), gsa (through a Google service account), or none")
 	fs.StringVar(&o.Project, "project", o.Project, "Google Cloud project ID (needed with --wi-mode gsa)")
 	fs.StringVar(&o.GSAName, "gsa-name", o.GSAName, "Google service account ID for --wi-mode gsa")
 	fs.StringVar(&o.AdapterImage, "adapter-image", o.AdapterImage, "Adapter image, e.g. from a mirrored registry")
-	fs.StringVar(&o.Path, "path", o.Path, "How the HPA gets vLLM's metrics: adapter (Managed Prometheus + the Stackdriver adapter), native (GKE's AutoscalingMetric: GKE 1.35.1-gke.1396000+, Rapid channel, HPA performance profile) or, for setup and diff (their default), auto: native when the cluster serves AutoscalingMetric; render defaults to adapter")
+	fs.StringVar(&o.Path, "path", o.Path, "How the HPA gets vLLM's metrics: adapter (Managed Prometheus + the Stackdriver adapter), native (GKE's AutoscalingMetric: GKE 1.37.0-gke.3100000+, or in Preview 1.35.1-gke.1396000+ on the Rapid channel; HPA performance profile) or, for setup and diff (their default), auto: native when the cluster serves AutoscalingMetric; render defaults to adapter")
 	fs.StringVar(&o.AutoscalingMetricName, "autoscalingmetric-name", o.AutoscalingMetricName, "Name of the AutoscalingMetric on --path native (default: DEPLOYMENT-vllm)")
 	fs.StringVar(&o.AdapterNodes, "adapter-nodes", o.AdapterNodes, "Where the adapter may run: metadata-server (only nodes labelled "+kustomize.MetadataServerNodeLabel+"=true: GKE Standard) or any (GKE Autopilot)")
 }

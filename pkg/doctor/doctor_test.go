@@ -14,6 +14,7 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
@@ -61,7 +62,7 @@ func TestBreaksNameTheLink(t *testing.T) {
 		w.custom = nil
 	}
 	gsa := func(w *world) *world {
-		cfg := gcp.Config{Mode: gcp.ModeGSA, ProjectID: project}.WithDefaults()
+		cfg := identity.Config{Mode: identity.ModeGSA, ProjectID: project}.WithDefaults()
 		c, err := gcp.NewClient(context.Background(), gcp.Options{IAMEndpoint: w.iamURL, CRMEndpoint: w.iamURL})
 		if err != nil {
 			t.Fatal(err)
@@ -72,8 +73,8 @@ func TestBreaksNameTheLink(t *testing.T) {
 		}
 		w.set(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "infer-hpa-vllm", Namespace: ns, Annotations: map[string]string{
 			apply.AnnotationTooling: apply.Tooling, plan.AnnotationWIMode: "gsa", plan.AnnotationProject: project, plan.AnnotationGSAName: cfg.GSAName}}})
-		w.set(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: gcp.DefaultKSA, Namespace: "custom-metrics",
-			Annotations: map[string]string{gcp.KSAAnnotation: cfg.GSAEmail()}}})
+		w.set(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: identity.DefaultKSA, Namespace: "custom-metrics",
+			Annotations: map[string]string{identity.KSAAnnotation: cfg.GSAEmail()}}})
 		return w
 	}
 	cases := []struct {
@@ -97,12 +98,12 @@ func TestBreaksNameTheLink(t *testing.T) {
 		}, []string{"identity/monitoring-viewer"}, "gcloud projects add-iam-policy-binding my-project --role roles/monitoring.viewer"},
 		{"gsa mode, the KSA annotation removed", func(w *world) {
 			gsa(w)
-			w.set(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: gcp.DefaultKSA, Namespace: "custom-metrics"}})
+			w.set(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: identity.DefaultKSA, Namespace: "custom-metrics"}})
 			w.logs["adapter-x"] = `2026-12-01T19:59:30Z E1201 19:59:30.000000       1 status.go:71] "Unhandled Error" err="apiserver received an error that is not an metav1.Status: &googleapi.Error{Code:403}: googleapi: Error 403: Permission monitoring.timeSeries.list denied (or the resource may not exist)., forbidden"` + "\n"
 		}, []string{"identity/ksa-annotation"}, "annotate serviceaccount custom-metrics-stackdriver-adapter iam.gke.io/gcp-service-account=metrics-adapter-gsa@my-project.iam.gserviceaccount.com"},
 		{"gsa mode, the workloadIdentityUser binding removed", func(w *world) {
 			gsa(w)
-			email := gcp.Config{ProjectID: project}.WithDefaults().GSAEmail()
+			email := identity.Config{ProjectID: project}.WithDefaults().GSAEmail()
 			postJSON(t, w.iamURL+"v1/projects/"+project+"/serviceAccounts/"+email+":setIamPolicy", `{"policy":{"bindings":[]}}`)
 		}, []string{"identity/workload-identity-user"}, "add-iam-policy-binding metrics-adapter-gsa@my-project.iam.gserviceaccount.com --role roles/iam.workloadIdentityUser"},
 		{"another adapter owns the APIServices", func(w *world) {

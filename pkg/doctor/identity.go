@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
@@ -31,16 +32,16 @@ func (s *state) adapterPods(ctx context.Context) ([]corev1.Pod, error) {
 
 func checkIdentity(ctx context.Context, s *state) []Check {
 	var out []Check
-	mode := gcp.Mode(s.wiMode())
-	if mode == gcp.ModeNone {
+	mode := identity.Mode(s.wiMode())
+	if mode == identity.ModeNone {
 		return []Check{skip(LinkIdentity, "identity/mode", "setup ran with --wi-mode none: the adapter's Google identity is yours to manage")}
 	}
 	out = append(out, s.checkWINodes(ctx)...)
-	ksa, ksaErr := s.env.Kube.CoreV1().ServiceAccounts(s.in.AdapterNamespace).Get(ctx, gcp.DefaultKSA, metav1.GetOptions{})
+	ksa, ksaErr := s.env.Kube.CoreV1().ServiceAccounts(s.in.AdapterNamespace).Get(ctx, identity.DefaultKSA, metav1.GetOptions{})
 	if mode == "" { // no inventory: tell the mode from the annotation
-		mode = gcp.ModePrincipal
-		if ksaErr == nil && ksa.Annotations[gcp.KSAAnnotation] != "" {
-			mode = gcp.ModeGSA
+		mode = identity.ModePrincipal
+		if ksaErr == nil && ksa.Annotations[identity.KSAAnnotation] != "" {
+			mode = identity.ModeGSA
 		}
 	}
 	pi := s.projectOf(ctx)
@@ -51,9 +52,9 @@ func checkIdentity(ctx context.Context, s *state) []Check {
 	if pi.ID == "" {
 		return append(out, skip(LinkIdentity, "identity/grants", "the Google project is unknown: pass --project"))
 	}
-	cfg := gcp.Config{Mode: mode, ProjectID: pi.ID, GSAName: s.parent[plan.AnnotationGSAName], Namespace: s.in.AdapterNamespace}.WithDefaults()
+	cfg := identity.Config{Mode: mode, ProjectID: pi.ID, GSAName: s.parent[plan.AnnotationGSAName], Namespace: s.in.AdapterNamespace}.WithDefaults()
 	member := ""
-	if mode == gcp.ModeGSA {
+	if mode == identity.ModeGSA {
 		c, gsaOK := s.checkKSAAnnotation(ksa, ksaErr, cfg)
 		out = append(out, c)
 		if gsaOK {
@@ -68,7 +69,7 @@ func checkIdentity(ctx context.Context, s *state) []Check {
 		}
 		return append(out, skip(LinkIdentity, "identity/monitoring-viewer", "cannot read IAM as you: %s", why))
 	}
-	if mode == gcp.ModePrincipal {
+	if mode == identity.ModePrincipal {
 		n, err := s.env.IAM.ProjectNumber(ctx, pi.ID)
 		if err != nil {
 			return append(out, iamErr("identity/monitoring-viewer", pi.ID, err))
@@ -109,25 +110,25 @@ func (s *state) checkWINodes(ctx context.Context) []Check {
 	return append(out, ok(LinkIdentity, "identity/adapter-node", "the adapter runs on node %s, which runs the GKE metadata server", node.Name))
 }
 
-func (s *state) checkKSAAnnotation(ksa *corev1.ServiceAccount, err error, cfg gcp.Config) (Check, bool) {
+func (s *state) checkKSAAnnotation(ksa *corev1.ServiceAccount, err error, cfg identity.Config) (Check, bool) {
 	const id = "identity/ksa-annotation"
 	ns := s.in.AdapterNamespace
 	if err != nil {
 		return readErr(LinkIdentity, id, perm{verb: "get", resource: "serviceaccounts", namespace: ns}, err), false
 	}
-	got := ksa.Annotations[gcp.KSAAnnotation]
+	got := ksa.Annotations[identity.KSAAnnotation]
 	fix := fmt.Sprintf("kubectl -n %s annotate serviceaccount %s %s=%s --overwrite (or rerun setup), then restart the adapter: kubectl -n %s rollout restart deployment %s",
-		ns, cfg.KSA, gcp.KSAAnnotation, cfg.GSAEmail(), ns, adapterName)
+		ns, cfg.KSA, identity.KSAAnnotation, cfg.GSAEmail(), ns, adapterName)
 	switch got {
 	case cfg.GSAEmail():
 		return ok(LinkIdentity, id, "serviceaccount %s/%s impersonates %s", ns, cfg.KSA, got), true
 	case "":
-		return fail(LinkIdentity, id, fix, "serviceaccount %s/%s has no %s annotation (gsa mode): the adapter runs without its Google identity", ns, cfg.KSA, gcp.KSAAnnotation), false
+		return fail(LinkIdentity, id, fix, "serviceaccount %s/%s has no %s annotation (gsa mode): the adapter runs without its Google identity", ns, cfg.KSA, identity.KSAAnnotation), false
 	}
-	return fail(LinkIdentity, id, fix, "serviceaccount %s/%s is annotated %s=%s, but setup made %s", ns, cfg.KSA, gcp.KSAAnnotation, got, cfg.GSAEmail()), false
+	return fail(LinkIdentity, id, fix, "serviceaccount %s/%s is annotated %s=%s, but setup made %s", ns, cfg.KSA, identity.KSAAnnotation, got, cfg.GSAEmail()), false
 }
 
-func (s *state) checkGSA(ctx context.Context, cfg gcp.Config) []Check {
+func (s *state) checkGSA(ctx context.Context, cfg identity.Config) []Check {
 	if s.env.IAM == nil {
 		return nil // checkViewer says why
 	}
@@ -153,7 +154,7 @@ func (s *state) checkGSA(ctx context.Context, cfg gcp.Config) []Check {
 	return append(out, ok(LinkIdentity, "identity/workload-identity-user", "%s holds %s on %s", cfg.KSAMember(), gcp.RoleWorkloadIdentityUser, email))
 }
 
-func (s *state) checkViewer(ctx context.Context, cfg gcp.Config, member string) Check {
+func (s *state) checkViewer(ctx context.Context, cfg identity.Config, member string) Check {
 	const id = "identity/monitoring-viewer"
 	g, err := s.env.IAM.ProjectGrants(ctx, cfg.ProjectID)
 	if err != nil {

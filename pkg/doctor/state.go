@@ -17,6 +17,7 @@ import (
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 )
 
@@ -251,7 +252,7 @@ func (s *state) projectOf(ctx context.Context) projectInfo {
 		nodes, err := s.env.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 20})
 		if err == nil {
 			for _, n := range nodes.Items {
-				if id, _, ok := discover.FromProviderID(n.Spec.ProviderID); ok && gcp.ValidateProjectID(id) == nil {
+				if id, _, ok := discover.FromProviderID(n.Spec.ProviderID); ok && identity.ValidateProjectID(id) == nil {
 					p.Cluster = id
 					break
 				}

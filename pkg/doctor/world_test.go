@@ -24,6 +24,7 @@ import (
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/plan"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
@@ -65,7 +66,7 @@ func newWorld(t *testing.T) *world {
 	srv := httptest.NewServer(w.fake)
 	t.Cleanup(srv.Close)
 	w.iamURL = srv.URL + "/"
-	principal := gcp.Config{Mode: gcp.ModePrincipal, ProjectID: project, ProjectNumber: number}.WithDefaults().PrincipalMember()
+	principal := identity.Config{Mode: identity.ModePrincipal, ProjectID: project, ProjectNumber: number}.WithDefaults().PrincipalMember()
 	w.fake.SetProjectPolicy(project, []gcpfake.Binding{{Role: gcp.RoleMonitoringViewer, Members: []string{principal}}})
 
 	w.objs = []runtime.Object{
@@ -76,7 +77,7 @@ func newWorld(t *testing.T) *world {
 			apply.AnnotationTooling: apply.Tooling, plan.AnnotationWIMode: "principal", plan.AnnotationProject: project}}},
 		adapterDeployment(1, 1),
 		readyPod("adapter-x", "custom-metrics", "gke-node-1", map[string]string{"k8s-app": adapterName}),
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: gcp.DefaultKSA, Namespace: "custom-metrics"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: identity.DefaultKSA, Namespace: "custom-metrics"}},
 		node("gke-node-1"), node("gke-gpu-1"),
 	}
 	w.dyn = []runtime.Object{

@@ -3,6 +3,8 @@ package gcp
 import (
 	"context"
 	"fmt"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Cluster names a GKE cluster: its project, location (region or zone) and
@@ -22,7 +24,7 @@ func (c Cluster) Resource() string {
 // *Error; a caller without container.clusters.get gets a
 // KindPermissionDenied one (the caller may then fall back to PoolFor).
 func (c *Client) WorkloadPool(ctx context.Context, cl Cluster) (string, error) {
-	cfg := Config{ProjectID: cl.Project}
+	cfg := identity.Config{ProjectID: cl.Project}
 	op := "get " + cl.Resource()
 	var pool string
 	err := c.call(ctx, op, "container.clusters.get", cfg, func() error {
@@ -38,7 +40,7 @@ func (c *Client) WorkloadPool(ctx context.Context, cl Cluster) (string, error) {
 	if pool == "" {
 		return "", &Error{Kind: KindWorkloadIdentityDisabled, Op: op,
 			Fix: fmt.Sprintf("enable it with `gcloud container clusters update %s --location=%s --project=%s --workload-pool=%s` (and let node pools use it: `gcloud container node-pools update NODEPOOL --cluster=%s --location=%s --workload-metadata=GKE_METADATA`), or use --wi-mode none",
-				cl.Name, cl.Location, cl.Project, PoolFor(cl.Project), cl.Name, cl.Location)}
+				cl.Name, cl.Location, cl.Project, identity.PoolFor(cl.Project), cl.Name, cl.Location)}
 	}
 	return pool, nil
 }

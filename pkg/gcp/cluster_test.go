@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
@@ -20,12 +21,12 @@ func TestDomainScopedEmail(t *testing.T) {
 		"example.co.uk:proj-1234":   "metrics-adapter-gsa@proj-1234.example.co.uk.iam.gserviceaccount.com",
 	}
 	for project, want := range cases {
-		cfg := gcp.Config{Mode: gcp.ModeGSA, ProjectID: project}.WithDefaults()
+		cfg := identity.Config{Mode: identity.ModeGSA, ProjectID: project}.WithDefaults()
 		if got := cfg.GSAEmail(); got != want {
 			t.Errorf("GSAEmail(%s) = %s, want %s", project, got, want)
 		}
 	}
-	if got := (gcp.Config{GSA: "x@y.iam.gserviceaccount.com", GSAName: "n", ProjectID: "p-12345"}).GSAEmail(); got != "x@y.iam.gserviceaccount.com" {
+	if got := (identity.Config{GSA: "x@y.iam.gserviceaccount.com", GSAName: "n", ProjectID: "p-12345"}).GSAEmail(); got != "x@y.iam.gserviceaccount.com" {
 		t.Errorf("IAM's e-mail not preferred: %s", got)
 	}
 }
@@ -38,7 +39,7 @@ func TestDomainScopedGSALifecycle(t *testing.T) {
 	e := newEnv(t)
 	e.fake.AddProject(project, 42)
 	ctx := context.Background()
-	cfg := gcp.Config{Mode: gcp.ModeGSA, ProjectID: project}
+	cfg := identity.Config{Mode: identity.ModeGSA, ProjectID: project}
 	rep, err := e.client.Ensure(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestDomainScopedGSALifecycle(t *testing.T) {
 	if rep.GSAEmail != email {
 		t.Errorf("report e-mail %s", rep.GSAEmail)
 	}
-	if got := e.fake.IdentityHasRole(project, gcp.DefaultNamespace, gcp.DefaultKSA, email, gcp.RoleMonitoringViewer); got != "gsa" {
+	if got := e.fake.IdentityHasRole(project, identity.DefaultNamespace, identity.DefaultKSA, email, gcp.RoleMonitoringViewer); got != "gsa" {
 		t.Fatalf("adapter holds monitoring.viewer via %q, want gsa", got)
 	}
 	if _, err := e.client.Remove(ctx, cfg); err != nil {
@@ -83,15 +84,15 @@ func TestWorkloadPoolFromCluster(t *testing.T) {
 	if err != nil || got != pool {
 		t.Fatalf("WorkloadPool = %q, %v", got, err)
 	}
-	cfg := gcp.Config{Mode: gcp.ModePrincipal, ProjectID: testProject, Pool: got}
+	cfg := identity.Config{Mode: identity.ModePrincipal, ProjectID: testProject, Pool: got}
 	if _, err := e.client.Ensure(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if via := e.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, gcp.DefaultKSA, "", gcp.RoleMonitoringViewer); via != "principal" {
+	if via := e.fake.IdentityHasRole(testProject, identity.DefaultNamespace, identity.DefaultKSA, "", gcp.RoleMonitoringViewer); via != "principal" {
 		t.Errorf("adapter holds the role via %q", via)
 	}
 	// Built from the project, the member names a pool that does not exist.
-	_, err = e.client.Ensure(ctx, gcp.Config{Mode: gcp.ModeGSA, ProjectID: testProject})
+	_, err = e.client.Ensure(ctx, identity.Config{Mode: identity.ModeGSA, ProjectID: testProject})
 	var ge *gcp.Error
 	if !errors.As(err, &ge) || ge.Kind != gcp.KindWorkloadIdentityDisabled {
 		t.Errorf("a built pool that is not the cluster's: %v", err)

@@ -6,34 +6,36 @@ import (
 	"time"
 
 	iam "google.golang.org/api/iam/v1"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Ensure gives the adapter's identity roles/monitoring.viewer on the project
 // the way cfg.Mode says, changing only what is missing: a second run makes
 // no setIamPolicy call. The report lists every step; on error it lists what
 // was changed before the failure (and the error says it too).
-func (c *Client) Ensure(ctx context.Context, cfg Config) (Report, error) {
-	return c.run(ctx, cfg, c.ensurePrincipal, c.ensureGSA)
+func (c *Client) Ensure(ctx context.Context, cfg identity.Config) (Report, error) {
+	return c.run(ctx, cfg, c.principal(false), c.ensureGSA)
 }
 
 // Remove undoes Ensure: it revokes exactly our grants (nobody else's, no
 // conditional binding) and deletes the Google service account only if this
 // tool created it; otherwise it only revokes the KSA's impersonation grant on
 // it. Running it again changes nothing.
-func (c *Client) Remove(ctx context.Context, cfg Config) (Report, error) {
-	return c.run(ctx, cfg, c.removePrincipal, c.removeGSA)
+func (c *Client) Remove(ctx context.Context, cfg identity.Config) (Report, error) {
+	return c.run(ctx, cfg, c.principal(true), c.removeGSA)
 }
 
-type step func(ctx context.Context, cfg Config, rep *Report) error
+type step func(ctx context.Context, cfg identity.Config, rep *Report) error
 
-func (c *Client) run(ctx context.Context, cfg Config, principal, gsa step) (Report, error) {
+func (c *Client) run(ctx context.Context, cfg identity.Config, principal, gsa step) (Report, error) {
 	cfg = cfg.WithDefaults()
 	rep := Report{Mode: cfg.Mode}
-	if err := cfg.Validate(); err != nil || cfg.Mode == ModeNone {
+	if err := cfg.Validate(); err != nil || cfg.Mode == identity.ModeNone {
 		return rep, err
 	}
 	do := principal
-	if cfg.Mode == ModeGSA {
+	if cfg.Mode == identity.ModeGSA {
 		do = gsa
 	}
 	if err := do(ctx, cfg, &rep); err != nil {
@@ -42,45 +44,40 @@ func (c *Client) run(ctx context.Context, cfg Config, principal, gsa step) (Repo
 	return rep, nil
 }
 
-func (c *Client) ensurePrincipal(ctx context.Context, cfg Config, rep *Report) error {
-	if err := c.resolveNumber(ctx, &cfg, rep); err != nil {
-		return err
+// principal is the principal-mode step: it grants (or, with remove,
+// revokes) roles/monitoring.viewer on the project to the adapter's KSA as a
+// Workload Identity Federation principal.
+func (c *Client) principal(remove bool) step {
+	edit, action := addMember, ActionGranted
+	if remove {
+		edit, action = removeMember, ActionRevoked
 	}
-	member := cfg.PrincipalMember()
-	r := c.projectResource(cfg.ProjectID)
-	changed, err := c.update(ctx, r, cfg, func(p *policy) bool { return addMember(p, RoleMonitoringViewer, member) })
-	if err != nil {
-		return err
+	return func(ctx context.Context, cfg identity.Config, rep *Report) error {
+		if err := c.resolveNumber(ctx, &cfg, rep); err != nil {
+			return err
+		}
+		member := cfg.PrincipalMember()
+		r := c.projectResource(cfg.ProjectID)
+		changed, err := c.update(ctx, r, cfg, func(p *policy) bool { return edit(p, RoleMonitoringViewer, member) })
+		if err != nil {
+			return err
+		}
+		rep.policy(changed, action, r.name, RoleMonitoringViewer, member)
+		return nil
 	}
-	rep.policy(changed, ActionGranted, r.name, RoleMonitoringViewer, member)
-	return nil
-}
-
-func (c *Client) removePrincipal(ctx context.Context, cfg Config, rep *Report) error {
-	if err := c.resolveNumber(ctx, &cfg, rep); err != nil {
-		return err
-	}
-	member := cfg.PrincipalMember()
-	r := c.projectResource(cfg.ProjectID)
-	changed, err := c.update(ctx, r, cfg, func(p *policy) bool { return removeMember(p, RoleMonitoringViewer, member) })
-	if err != nil {
-		return err
-	}
-	rep.policy(changed, ActionRevoked, r.name, RoleMonitoringViewer, member)
-	return nil
 }
 
 // ProjectNumber looks a project's number up through Cloud Resource Manager
 // (what --print-gcloud in principal mode needs when credentials exist).
 func (c *Client) ProjectNumber(ctx context.Context, projectID string) (int64, error) {
-	cfg := Config{Mode: ModePrincipal, ProjectID: projectID}.WithDefaults()
+	cfg := identity.Config{Mode: identity.ModePrincipal, ProjectID: projectID}.WithDefaults()
 	err := c.resolveNumber(ctx, &cfg, &Report{})
 	return cfg.ProjectNumber, err
 }
 
 // resolveNumber looks the number of the pool's project (the cluster's) up
 // through Cloud Resource Manager unless cfg has it.
-func (c *Client) resolveNumber(ctx context.Context, cfg *Config, rep *Report) error {
+func (c *Client) resolveNumber(ctx context.Context, cfg *identity.Config, rep *Report) error {
 	if cfg.ProjectNumber == 0 {
 		project := cfg.PoolProject()
 		err := c.call(ctx, "get projects/"+project, "resourcemanager.projects.get", *cfg, func() error {
@@ -98,7 +95,7 @@ func (c *Client) resolveNumber(ctx context.Context, cfg *Config, rep *Report) er
 	return nil
 }
 
-func (c *Client) ensureGSA(ctx context.Context, cfg Config, rep *Report) error {
+func (c *Client) ensureGSA(ctx context.Context, cfg identity.Config, rep *Report) error {
 	rep.GSAEmail = cfg.GSAEmail()
 	email, fresh, err := c.ensureServiceAccount(ctx, cfg, rep)
 	if err != nil {
@@ -127,7 +124,7 @@ func (c *Client) ensureGSA(ctx context.Context, cfg Config, rep *Report) error {
 // ensureServiceAccount gets or creates the GSA and returns its e-mail as
 // IAM reports it and whether it is new (and so may not be visible
 // everywhere yet).
-func (c *Client) ensureServiceAccount(ctx context.Context, cfg Config, rep *Report) (string, bool, error) {
+func (c *Client) ensureServiceAccount(ctx context.Context, cfg identity.Config, rep *Report) (string, bool, error) {
 	name := saName(cfg.ProjectID, cfg.GSAEmail())
 	sa, err := c.getServiceAccount(ctx, cfg)
 	if err != nil || sa != nil {
@@ -159,7 +156,7 @@ func (c *Client) ensureServiceAccount(ctx context.Context, cfg Config, rep *Repo
 
 // emailOf is the e-mail IAM gave the account, or the built one if the
 // answer lacks it.
-func emailOf(sa *iam.ServiceAccount, cfg Config) string {
+func emailOf(sa *iam.ServiceAccount, cfg identity.Config) string {
 	if sa != nil && sa.Email != "" {
 		return sa.Email
 	}
@@ -178,7 +175,7 @@ func ownership(sa *iam.ServiceAccount) string {
 }
 
 // getServiceAccount returns nil, nil when the account does not exist.
-func (c *Client) getServiceAccount(ctx context.Context, cfg Config) (*iam.ServiceAccount, error) {
+func (c *Client) getServiceAccount(ctx context.Context, cfg identity.Config) (*iam.ServiceAccount, error) {
 	name := saName(cfg.ProjectID, cfg.GSAEmail())
 	var sa *iam.ServiceAccount
 	err := c.call(ctx, "get "+name, "iam.serviceAccounts.get", cfg, func() error {
@@ -194,7 +191,7 @@ func (c *Client) getServiceAccount(ctx context.Context, cfg Config) (*iam.Servic
 
 // waitReadable waits until a new service account answers Wait.Reads
 // consecutive reads; the 403/404 in between are IAM's eventual consistency.
-func (c *Client) waitReadable(ctx context.Context, cfg Config) error {
+func (c *Client) waitReadable(ctx context.Context, cfg identity.Config) error {
 	w, def := c.Wait, DefaultWait()
 	if w.Reads <= 0 {
 		w.Reads = def.Reads
@@ -231,7 +228,7 @@ func (c *Client) waitReadable(ctx context.Context, cfg Config) error {
 	}
 }
 
-func (c *Client) removeGSA(ctx context.Context, cfg Config, rep *Report) error {
+func (c *Client) removeGSA(ctx context.Context, cfg identity.Config, rep *Report) error {
 	// The account first, for its e-mail as IAM has it.
 	sa, err := c.getServiceAccount(ctx, cfg)
 	if err != nil {
@@ -275,7 +272,7 @@ func (c *Client) removeGSA(ctx context.Context, cfg Config, rep *Report) error {
 }
 
 // call runs one API call with retries and classifies its error.
-func (c *Client) call(ctx context.Context, op, permission string, cfg Config, fn func() error) error {
+func (c *Client) call(ctx context.Context, op, permission string, cfg identity.Config, fn func() error) error {
 	return c.Retry.do(ctx, op, func() error {
 		return classify(fn(), op, permission, cfg)
 	}, func(err error) bool { return retryable(unwrapAPI(err)) })

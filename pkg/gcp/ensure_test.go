@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
 func TestPrincipalLifecycle(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	cfg := e.cfg(gcp.ModePrincipal)
+	cfg := e.cfg(identity.ModePrincipal)
 	cfg.Namespace, cfg.KSA = "", "" // defaults
 
 	rep, err := e.client.Ensure(ctx, cfg)
@@ -28,7 +29,7 @@ func TestPrincipalLifecycle(t *testing.T) {
 	if rep.ProjectNumber != testNumber || e.fake.Calls(gcpfake.MethodGetProject) != 2 {
 		t.Errorf("project number %d resolved with %d projects.get calls", rep.ProjectNumber, e.fake.Calls(gcpfake.MethodGetProject))
 	}
-	if got := e.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, gcp.DefaultKSA, "", gcp.RoleMonitoringViewer); got != "principal" {
+	if got := e.fake.IdentityHasRole(testProject, identity.DefaultNamespace, identity.DefaultKSA, "", gcp.RoleMonitoringViewer); got != "principal" {
 		t.Fatalf("adapter identity holds monitoring.viewer via %q, want principal", got)
 	}
 	if got := actions(rep); !slices.Equal(got, []gcp.Action{gcp.ActionGranted}) {
@@ -59,7 +60,7 @@ func TestPrincipalLifecycle(t *testing.T) {
 	if got := actions(rep); !slices.Equal(got, []gcp.Action{gcp.ActionRevoked}) {
 		t.Errorf("remove steps %v", got)
 	}
-	if got := e.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, gcp.DefaultKSA, "", gcp.RoleMonitoringViewer); got != "" {
+	if got := e.fake.IdentityHasRole(testProject, identity.DefaultNamespace, identity.DefaultKSA, "", gcp.RoleMonitoringViewer); got != "" {
 		t.Errorf("after remove the adapter still holds the role via %q", got)
 	}
 	assertForeignIntact(t, e.fake.ProjectPolicy(testProject))
@@ -76,7 +77,7 @@ func TestPrincipalLifecycle(t *testing.T) {
 func TestGSALifecycle(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	cfg := e.cfg(gcp.ModeGSA)
+	cfg := e.cfg(identity.ModeGSA)
 	email := cfg.WithDefaults().GSAEmail()
 	if email != "metrics-adapter-gsa@my-project.iam.gserviceaccount.com" {
 		t.Fatalf("GSA e-mail %s", email)
@@ -92,10 +93,10 @@ func TestGSALifecycle(t *testing.T) {
 	if rep.GSAEmail != email || cfg.WithDefaults().GSAEmail() != email {
 		t.Errorf("report GSA %q, config %q", rep.GSAEmail, cfg.WithDefaults().GSAEmail())
 	}
-	if got := e.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, gcp.DefaultKSA, email, gcp.RoleMonitoringViewer); got != "gsa" {
+	if got := e.fake.IdentityHasRole(testProject, identity.DefaultNamespace, identity.DefaultKSA, email, gcp.RoleMonitoringViewer); got != "gsa" {
 		t.Fatalf("adapter identity holds monitoring.viewer via %q, want gsa", got)
 	}
-	if got := e.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, "other-ksa", email, gcp.RoleMonitoringViewer); got != "" {
+	if got := e.fake.IdentityHasRole(testProject, identity.DefaultNamespace, "other-ksa", email, gcp.RoleMonitoringViewer); got != "" {
 		t.Errorf("another KSA may impersonate the GSA (%q)", got)
 	}
 	assertForeignIntact(t, e.fake.ProjectPolicy(testProject))
@@ -146,13 +147,13 @@ func TestGSALifecycle(t *testing.T) {
 func TestGSAAdoptedIsKept(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	cfg := e.cfg(gcp.ModeGSA)
+	cfg := e.cfg(identity.ModeGSA)
 	cfg.GSAName = "users-own-gsa"
 	email := cfg.GSAEmail()
 	createSA(t, e, cfg.GSAName)
 	// The user's account already lets someone else impersonate it.
 	other := "serviceAccount:my-project.svc.id.goog[other/app]"
-	if _, err := e.client.Ensure(ctx, gcp.Config{Mode: gcp.ModeGSA, ProjectID: testProject, GSAName: cfg.GSAName, Namespace: "other", KSA: "app"}); err != nil {
+	if _, err := e.client.Ensure(ctx, identity.Config{Mode: identity.ModeGSA, ProjectID: testProject, GSAName: cfg.GSAName, Namespace: "other", KSA: "app"}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := e.client.Ensure(ctx, cfg)
@@ -190,7 +191,7 @@ func createSA(t *testing.T, e *env, id string) {
 // and Remove takes away only that.
 func TestConditionalGrantOfOurMemberIsNotOurs(t *testing.T) {
 	e := newEnv(t)
-	cfg := gcp.Config{Mode: gcp.ModePrincipal, ProjectID: testProject, ProjectNumber: testNumber}
+	cfg := identity.Config{Mode: identity.ModePrincipal, ProjectID: testProject, ProjectNumber: testNumber}
 	cond := gcpfake.Binding{Role: gcp.RoleMonitoringViewer, Members: []string{cfg.WithDefaults().PrincipalMember()},
 		Condition: &gcpfake.Expr{Title: "office-hours", Expression: `request.time.getHours("Europe/Berlin") < 18`}}
 	e.fake.SetProjectPolicy(testProject, append([]gcpfake.Binding{cond}, foreignBindings()...))

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"google.golang.org/api/googleapi"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Kind says what went wrong, so callers and tests need not parse messages.
@@ -96,7 +98,7 @@ var permissionInMessage = regexp.MustCompile(`[Pp]ermission '?([a-z]+\.[A-Za-z]+
 
 // classify turns an API error of op (which needs permission) into an *Error
 // with a remedy. cfg supplies names for the remedies.
-func classify(err error, op, permission string, cfg Config) error {
+func classify(err error, op, permission string, cfg identity.Config) error {
 	var own *Error
 	if err == nil || errors.As(err, &own) {
 		return err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // numberVar stands for the project number in printed commands when the
@@ -12,21 +14,21 @@ const numberVar = "${PROJECT_NUMBER}"
 
 // GcloudArgs returns the gcloud invocations (argv without "gcloud") that do
 // what Ensure does for cfg. Principal mode needs cfg.ProjectNumber here.
-func GcloudArgs(cfg Config) [][]string {
+func GcloudArgs(cfg identity.Config) [][]string {
 	cfg = cfg.WithDefaults()
 	return gcloudArgs(cfg, fmt.Sprint(cfg.ProjectNumber), "add-iam-policy-binding")
 }
 
-func gcloudArgs(cfg Config, number, verb string) [][]string {
+func gcloudArgs(cfg identity.Config, number, verb string) [][]string {
 	project := "--project=" + cfg.ProjectID
 	bind := func(args ...string) []string {
 		return append(append(args, "--condition=None"), project)
 	}
 	switch cfg.Mode {
-	case ModePrincipal:
+	case identity.ModePrincipal:
 		return [][]string{bind("projects", verb, cfg.ProjectID,
-			"--role="+RoleMonitoringViewer, "--member="+principalMember(cfg, number))}
-	case ModeGSA:
+			"--role="+RoleMonitoringViewer, "--member="+cfg.PrincipalMemberOf(number))}
+	case identity.ModeGSA:
 		saBinding := bind("iam", "service-accounts", verb, cfg.GSAEmail(),
 			"--role="+RoleWorkloadIdentityUser, "--member="+cfg.KSAMember())
 		projectBinding := bind("projects", verb, cfg.ProjectID,
@@ -45,20 +47,20 @@ func gcloudArgs(cfg Config, number, verb string) [][]string {
 // --print-gcloud: what a user who may not let a tool touch IAM runs (or has
 // an administrator run) instead. In principal mode without a project number
 // the first line looks it up into $PROJECT_NUMBER. Mode none gives nothing.
-func GcloudCommands(cfg Config) []string {
+func GcloudCommands(cfg identity.Config) []string {
 	return render(cfg, "add-iam-policy-binding")
 }
 
 // GcloudRemoveCommands is GcloudCommands for cleanup.
-func GcloudRemoveCommands(cfg Config) []string {
+func GcloudRemoveCommands(cfg identity.Config) []string {
 	return render(cfg, "remove-iam-policy-binding")
 }
 
-func render(cfg Config, verb string) []string {
+func render(cfg identity.Config, verb string) []string {
 	cfg = cfg.WithDefaults()
 	number := fmt.Sprint(cfg.ProjectNumber)
 	var out []string
-	if cfg.Mode == ModePrincipal && cfg.ProjectNumber == 0 {
+	if cfg.Mode == identity.ModePrincipal && cfg.ProjectNumber == 0 {
 		number = numberVar
 		out = append(out, fmt.Sprintf("PROJECT_NUMBER=$(gcloud projects describe %s --format='value(projectNumber)')", shellQuote(cfg.PoolProject())))
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
@@ -29,9 +30,9 @@ func TestGcloudFidelity(t *testing.T) {
 	}
 	trap := proxyTrap(t)
 	byGcloud, byUs := newEnv(t), newEnv(t)
-	configs := []gcp.Config{
-		{Mode: gcp.ModeGSA, ProjectID: testProject},
-		{Mode: gcp.ModePrincipal, ProjectID: testProject, ProjectNumber: testNumber},
+	configs := []identity.Config{
+		{Mode: identity.ModeGSA, ProjectID: testProject},
+		{Mode: identity.ModePrincipal, ProjectID: testProject, ProjectNumber: testNumber},
 	}
 
 	env := gcloudEnv(t, byGcloud.url, trap)
@@ -76,8 +77,8 @@ func TestGcloudFidelity(t *testing.T) {
 	if got, want := state(byGcloud.fake), state(byUs.fake); !reflect.DeepEqual(got, want) {
 		t.Errorf("end states differ\n gcloud: %+v\n Ensure: %+v", got, want)
 	}
-	if byGcloud.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, gcp.DefaultKSA, email, gcp.RoleMonitoringViewer) != "principal" ||
-		byGcloud.fake.IdentityHasRole(testProject, gcp.DefaultNamespace, gcp.DefaultKSA, "", gcp.RoleMonitoringViewer) != "principal" {
+	if byGcloud.fake.IdentityHasRole(testProject, identity.DefaultNamespace, identity.DefaultKSA, email, gcp.RoleMonitoringViewer) != "principal" ||
+		byGcloud.fake.IdentityHasRole(testProject, identity.DefaultNamespace, identity.DefaultKSA, "", gcp.RoleMonitoringViewer) != "principal" {
 		t.Error("after gcloud the adapter identity lacks the role")
 	}
 	assertForeignIntact(t, byGcloud.fake.ProjectPolicy(testProject))

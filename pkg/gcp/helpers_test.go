@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
@@ -60,8 +61,8 @@ func (e *env) useClient(t *testing.T, o gcp.Options) {
 	e.client = c
 }
 
-func (e *env) cfg(mode gcp.Mode) gcp.Config {
-	return gcp.Config{Mode: mode, ProjectID: testProject}
+func (e *env) cfg(mode identity.Mode) identity.Config {
+	return identity.Config{Mode: mode, ProjectID: testProject}
 }
 
 func (e *env) writes() int {

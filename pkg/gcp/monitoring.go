@@ -9,6 +9,8 @@ import (
 	"time"
 
 	monitoring "google.golang.org/api/monitoring/v3"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // EnvMonitoringEndpoint is gcloud's override of the Cloud Monitoring
@@ -67,7 +69,7 @@ func (m *Monitoring) PodSeries(ctx context.Context, projectID, metricType, names
 		return nil
 	})
 	if err != nil {
-		return nil, classify(err, "timeSeries.list on projects/"+projectID, "monitoring.timeSeries.list", Config{ProjectID: projectID}.WithDefaults())
+		return nil, classify(err, "timeSeries.list on projects/"+projectID, "monitoring.timeSeries.list", identity.Config{ProjectID: projectID}.WithDefaults())
 	}
 	return out, nil
 }

@@ -8,6 +8,8 @@ import (
 
 	crm "google.golang.org/api/cloudresourcemanager/v1"
 	iam "google.golang.org/api/iam/v1"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // policyVersion is the IAM policy version we read and write: the only one
@@ -88,7 +90,7 @@ func convert(from, to any) error {
 // mutate change it (it returns false when nothing needs changing, and then
 // nothing is written), write it back with the etag read, and on a
 // concurrent change start over from a fresh read.
-func (c *Client) update(ctx context.Context, r resource, cfg Config, mutate func(*crm.Policy) bool) (changed bool, err error) {
+func (c *Client) update(ctx context.Context, r resource, cfg identity.Config, mutate func(*crm.Policy) bool) (changed bool, err error) {
 	err = c.Retry.do(ctx, "setIamPolicy on "+r.name, func() error {
 		p, err := r.get(ctx)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	crm "google.golang.org/api/cloudresourcemanager/v1"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Grants is a read policy: who holds which role unconditionally.
@@ -53,7 +55,7 @@ func (c *Client) ServiceAccountGrants(ctx context.Context, projectID, email stri
 }
 
 func (c *Client) readGrants(ctx context.Context, r resource, projectID string) (Grants, error) {
-	cfg := Config{ProjectID: projectID}.WithDefaults()
+	cfg := identity.Config{ProjectID: projectID}.WithDefaults()
 	var p *crm.Policy
 	err := c.call(ctx, "getIamPolicy on "+r.name, r.getPerm, cfg, func() error {
 		var err error
@@ -66,7 +68,7 @@ func (c *Client) readGrants(ctx context.Context, r resource, projectID string) (
 // ServiceAccountExists reads a Google service account: false with a nil
 // error when it does not exist.
 func (c *Client) ServiceAccountExists(ctx context.Context, projectID, email string) (bool, error) {
-	cfg := Config{ProjectID: projectID}.WithDefaults()
+	cfg := identity.Config{ProjectID: projectID}.WithDefaults()
 	err := c.call(ctx, "get "+saName(projectID, email), "iam.serviceAccounts.get", cfg, func() error {
 		_, err := c.iam.Projects.ServiceAccounts.Get(saName(projectID, email)).Context(ctx).Do()
 		return err

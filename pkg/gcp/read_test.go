@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
 func TestReadGrantsOnlyReads(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	cfg := gcp.Config{Mode: gcp.ModeGSA, ProjectID: testProject}.WithDefaults()
+	cfg := identity.Config{Mode: identity.ModeGSA, ProjectID: testProject}.WithDefaults()
 	if _, err := e.client.Ensure(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // Action is what a step did.
@@ -52,7 +54,7 @@ func (c Change) String() string {
 // Report lists every step of Ensure or Remove in order. On failure it holds
 // the steps done before it, so nothing changed goes unreported.
 type Report struct {
-	Mode Mode
+	Mode identity.Mode
 	// GSAEmail is the service account in gsa mode, for the KSA annotation.
 	GSAEmail string
 	// ProjectNumber is the (possibly resolved) project number.

@@ -34,7 +34,7 @@ func adapterDeployment(t *testing.T, o Options) *appsv1.Deployment {
 
 func renderObjects(t *testing.T, o Options) []*unstructured.Unstructured {
 	t.Helper()
-	res, err := Render(o)
+	res, err := Render(complete(o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +412,7 @@ func TestAdapterNodes(t *testing.T) {
 	}
 	for _, bad := range []string{"", "autopilot", "Any"} {
 		o.AdapterNodes = bad
-		_, err := Render(o)
+		_, err := Render(complete(o))
 		if err == nil || !strings.Contains(err.Error(), "--adapter-nodes") || !strings.Contains(err.Error(), "metadata-server, any") {
 			t.Errorf("AdapterNodes %q: error %v, want one naming --adapter-nodes and its values", bad, err)
 		}

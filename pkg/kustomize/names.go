@@ -20,18 +20,18 @@ const (
 // --podmonitoring-name the user never gave.
 func (o *Options) validateDerivedNames() error {
 	d := o.Deployment
+	parent := apply.ParentPrefix + o.HPAName
+	if o.HPAName != d && len(d) <= maxObjectName && len(o.HPAName) <= maxObjectName && len(parent) > maxObjectName {
+		return fmt.Errorf("--hpa-name %q (%d characters) makes the ApplySet parent ConfigMap name %s%s over the limit of %d: give --hpa-name at most %d characters", short(o.HPAName), len(o.HPAName), apply.ParentPrefix, short(o.HPAName), maxObjectName, maxObjectName-len(apply.ParentPrefix))
+	}
 	if d == "" || len(d) > maxObjectName {
 		return nil // validateNames names the limit of --deployment itself
 	}
 	derived := func(what, value, flag string, limit int) error {
 		return fmt.Errorf("--deployment %q (%d characters) makes the %s %q, %d characters, over the limit of %d: give a shorter %s", short(d), len(d), what, short(value), len(value), limit, flag)
 	}
-	parent := apply.ParentPrefix + o.HPAName
-	switch {
-	case o.HPAName == d && len(parent) > maxObjectName:
+	if o.HPAName == d && len(parent) > maxObjectName {
 		return derived("ApplySet parent ConfigMap name", parent, fmt.Sprintf("--hpa-name (at most %d characters)", maxObjectName-len(apply.ParentPrefix)), maxObjectName)
-	case len(o.HPAName) <= maxObjectName && len(parent) > maxObjectName:
-		return fmt.Errorf("--hpa-name %q (%d characters) makes the ApplySet parent ConfigMap name %s%s over the limit of %d: give --hpa-name at most %d characters", short(o.HPAName), len(o.HPAName), apply.ParentPrefix, short(o.HPAName), maxObjectName, maxObjectName-len(apply.ParentPrefix))
 	}
 	if v := d + "-vllm"; o.PodMonitoringName == v && len(v) > maxObjectName {
 		return derived("PodMonitoring name", v, fmt.Sprintf("--podmonitoring-name (at most %d characters)", maxObjectName), maxObjectName)

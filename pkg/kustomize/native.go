@@ -31,7 +31,12 @@ const (
 	// NativeMetricPrefix starts every HPA metric name on the native path:
 	// autoscaling.gke.io|AUTOSCALINGMETRIC|GAUGE.
 	NativeMetricPrefix = "autoscaling.gke.io"
-	// NativeMaxMetrics is GKE's limit of unique metrics per cluster.
+	// NativeMaxMetrics is GKE's Preview limit of unique metrics per cluster
+	// ("Expose custom metrics for autoscaling"); the newer "Autoscale Pods by
+	// using custom or external metrics" states 50 per node by default from
+	// GKE 1.37.0-gke.3100000. Without a cluster the renderer keeps the
+	// stricter one; setup and diff also count the cluster's other
+	// AutoscalingMetrics (pkg/plan).
 	NativeMaxMetrics = 20
 )
 
@@ -42,7 +47,10 @@ func NativeMetricName(object, gauge string) string {
 }
 
 // nativeLabelKeyRE is what GKE accepts as a label name in the
-// AutoscalingMetric's pod selector: letters, digits, hyphen and underscore.
+// AutoscalingMetric's pod selector: letters, digits, hyphen and underscore
+// (a Preview requirement in "Expose custom metrics for autoscaling" and
+// "Autoscale Pods by using custom or external metrics"; kept for every
+// version, as render has no cluster to ask).
 var nativeLabelKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // validateNative checks what only the native path needs; it is a no-op on
@@ -57,8 +65,10 @@ func (o *Options) validateNative() error {
 	default:
 		return fmt.Errorf("--path %q is not supported: use adapter, native or auto", o.Path)
 	}
-	if err := dns1123("--autoscalingmetric-name", "AutoscalingMetric name", o.AutoscalingMetricName, validation.IsDNS1123Subdomain); err != nil {
-		return err
+	if o.AutoscalingMetricName != "" || o.Deployment != "" { // else not known yet (ValidateGiven)
+		if err := dns1123("--autoscalingmetric-name", "AutoscalingMetric name", o.AutoscalingMetricName, validation.IsDNS1123Subdomain); err != nil {
+			return err
+		}
 	}
 	if _, isNumber := o.MetricsPortValue().(int); !isNumber {
 		return fmt.Errorf("--metrics-port %q: on --path native GKE's AutoscalingMetric takes the port number, not its name: give --metrics-port with the number of the container port", o.MetricsPort)
@@ -93,7 +103,7 @@ func NativeMetricsSupported(kinds []MetricKind) error {
 			return fmt.Errorf("--metric %s: %s is a Prometheus %s, and GKE's AutoscalingMetric takes gauges only: pick a gauge, or use --path adapter", k.Name, k.PromName, k.Type)
 		}
 		if k.NativeComponent == "" {
-			return fmt.Errorf("--metric %s is not available on --path native: GKE's AutoscalingMetric reads gauges from the selected pods' own endpoint, and GPU utilisation comes from the node's DCGM exporter (recorded as %s in Managed Prometheus), not from the vLLM pods: use --path adapter for %s, or scale on running, waiting or kv-cache", k.Name, k.PromName, k.Name)
+			return fmt.Errorf("--metric %s is not available on --path native: GKE's AutoscalingMetric reads gauges from the selected pods' own endpoint, and GPU utilisation comes from the node's DCGM exporter (recorded as %s in Managed Prometheus), not from the vLLM pods (GKE documents PromQL-backed metrics from Cloud Monitoring on its managed adapter, which the plugin does not render): use --path adapter for %s, or scale on running, waiting or kv-cache", k.Name, k.PromName, k.Name)
 		}
 	}
 	return nil

@@ -2,12 +2,15 @@ package kustomize
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 )
 
 // The native path renders exactly an AutoscalingMetric and the HPA: nothing
@@ -22,7 +25,7 @@ func TestNativeRendersOnlyAutoscalingMetricAndHPA(t *testing.T) {
 			if obj.GetNamespace() != o.Namespace {
 				t.Errorf("%s: %s/%s in namespace %q, want %q", name, obj.GetKind(), obj.GetName(), obj.GetNamespace(), o.Namespace)
 			}
-			if obj.GetLabels()[ManagedByLabel] != ManagedByValue {
+			if obj.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
 				t.Errorf("%s: %s/%s lacks the managed-by label", name, obj.GetKind(), obj.GetName())
 			}
 		}
@@ -103,16 +106,18 @@ func TestNativeHPAReferencesTheGauges(t *testing.T) {
 	}
 }
 
-// The gauge names are what the HPA may ask for: lowercase, digits and
-// hyphens, at most 63 characters.
+// The gauge names are what GKE accepts ("Expose custom metrics for
+// autoscaling": ^[a-z]([-a-z0-9]*[a-z0-9])?, at most 63 characters).
+var gkeGaugeNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
 func TestNativeGaugeNames(t *testing.T) {
 	for _, n := range MetricNames() {
 		k, _ := LookupMetric(n)
 		if k.NativeComponent == "" {
 			continue
 		}
-		if len(k.GaugeName) > 63 || strings.Trim(k.GaugeName, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-			t.Errorf("%s: gauge name %q is not lowercase letters, digits and hyphens within 63 characters", n, k.GaugeName)
+		if len(k.GaugeName) > 63 || !gkeGaugeNameRE.MatchString(k.GaugeName) {
+			t.Errorf("%s: gauge name %q does not match %s within 63 characters", n, k.GaugeName, gkeGaugeNameRE)
 		}
 	}
 }
@@ -137,7 +142,7 @@ func TestNativeRefusals(t *testing.T) {
 		"bad name": {base(func(o *Options) { o.AutoscalingMetricName = "Bad_Name" }), `--autoscalingmetric-name "Bad_Name" is not a valid AutoscalingMetric name`},
 	}
 	for name, c := range cases {
-		_, err := Render(c.o)
+		_, err := Render(complete(c.o))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
 		}
@@ -149,7 +154,7 @@ func TestNativeRefusals(t *testing.T) {
 	for _, name := range []string{"gpu-util", "named port", "dotted label"} {
 		o := cases[name].o
 		o.Path = PathAdapter
-		if _, err := Render(o); err != nil {
+		if _, err := Render(complete(o)); err != nil {
 			t.Errorf("%s on --path adapter: %v", name, err)
 		}
 	}

@@ -4,6 +4,7 @@
 package kustomize
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -13,10 +14,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
-// Behavior presets, DCGM modes and Workload Identity modes.
+// Behavior presets and DCGM modes (the Workload Identity modes are
+// identity.Mode).
 const (
 	BehaviorGPU        = "gpu"
 	BehaviorTutorial   = "tutorial"
@@ -25,10 +27,6 @@ const (
 	DCGMManaged = "managed"
 	DCGMSelf    = "self"
 	DCGMOff     = "off"
-
-	WIPrincipal = "principal"
-	WIGSA       = "gsa"
-	WINone      = "none"
 
 	// AdapterNodesMetadataServer schedules the adapter onto nodes labelled
 	// MetadataServerNodeLabel=true (GKE Standard: Workload Identity is a
@@ -48,8 +46,6 @@ const (
 	// fixes (filter injection through In/NotIn selectors, errors that leaked the
 	// service account e-mail).
 	DefaultAdapterImage = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
-	// DefaultGSAName is the tutorial's Google service account name.
-	DefaultGSAName = gcp.DefaultGSAName
 )
 
 // Options are the parameters of the library. Field comments name the
@@ -68,7 +64,7 @@ type Options struct {
 	MaxReplicas       int32             // --max
 	Behavior          string            // --behavior
 	DCGM              string            // --dcgm
-	WIMode            string            // --wi-mode
+	WIMode            identity.Mode     // --wi-mode
 	Project           string            // --project
 	GSAName           string            // --gsa-name
 	AdapterImage      string            // --adapter-image
@@ -85,27 +81,49 @@ type Options struct {
 	AutoscalingMetricName string
 }
 
-// NewOptions returns the defaults: the tutorial's chain with vLLM's own
-// defaults where the tutorial deviates from them (port 8000).
+// Defaults that Complete fills in when a field is empty: setup and diff
+// infer these from the cluster first.
+const (
+	// DefaultMetricsPort is vLLM's own default, where the tutorial uses 8081.
+	DefaultMetricsPort = "8000"
+	DefaultDCGM        = DCGMManaged
+	DefaultPath        = PathAdapter
+)
+
+// NewOptions returns the defaults nobody infers: the tutorial's chain. What
+// setup and diff infer from the cluster (the Deployment, its pod labels,
+// the metrics port, DCGM, the path, the project) stays empty; Complete
+// fills what is still empty once the planner is done (render has no
+// cluster: for it, Complete fills them all).
 func NewOptions() Options {
 	return Options{
 		Namespace:      "default",
-		MetricsPort:    "8000",
 		MetricsPath:    "/metrics",
 		ScrapeInterval: 15 * time.Second,
 		MinReplicas:    1,
 		MaxReplicas:    5,
 		Behavior:       BehaviorGPU,
-		DCGM:           DCGMManaged,
-		WIMode:         WIPrincipal,
-		GSAName:        DefaultGSAName,
+		WIMode:         identity.DefaultMode,
+		GSAName:        identity.DefaultGSAName,
 		AdapterImage:   DefaultAdapterImage,
 		AdapterNodes:   AdapterNodesMetadataServer,
-		Path:           PathAdapter,
 	}
 }
 
-// Complete fills in what follows from other options.
+// DefaultMetrics is --metric when none is given.
+func DefaultMetrics() []Metric { return []Metric{{Name: "running"}} }
+
+// MetricsOrDefault is Metrics, or DefaultMetrics when none is given.
+func (o *Options) MetricsOrDefault() []Metric {
+	if len(o.Metrics) == 0 {
+		return DefaultMetrics()
+	}
+	return o.Metrics
+}
+
+// Complete fills in what is still empty: the names and the pod selector
+// that follow from the Deployment, and the defaults. It is called once, by
+// render or by the planner after it inferred what it could.
 func (o *Options) Complete() {
 	if o.HPAName == "" {
 		o.HPAName = o.Deployment
@@ -119,23 +137,42 @@ func (o *Options) Complete() {
 	if len(o.PodSelector) == 0 && o.Deployment != "" {
 		o.PodSelector = map[string]string{"app": o.Deployment}
 	}
-	if len(o.Metrics) == 0 {
-		o.Metrics = []Metric{{Name: "running"}}
-	}
-	if o.GSAName == "" {
-		o.GSAName = DefaultGSAName
-	}
+	o.Metrics = o.MetricsOrDefault()
+	o.GSAName = cmp.Or(o.GSAName, identity.DefaultGSAName)
+	o.MetricsPort = cmp.Or(o.MetricsPort, DefaultMetricsPort)
+	o.DCGM = cmp.Or(o.DCGM, DefaultDCGM)
+	o.Path = cmp.Or(o.Path, DefaultPath)
 }
 
 // imageRE is a loose check of image references that catches spaces and
 // empty parts.
 var imageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 
-// Validate checks every option and returns the first problem, naming the
-// flag and the fix.
-func (o *Options) Validate() error {
+// ValidateGiven checks what the user gave before a planner infers the rest
+// from the cluster: every check of Validate, on a completed copy, except
+// that the names a missing Deployment would give are not required, and
+// --path auto (the planner resolves it) is taken as adapter.
+func (o Options) ValidateGiven() error {
+	if o.Path == PathAuto {
+		o.Path = PathAdapter // the native path's own checks run once the path is chosen
+	}
+	o.Complete()
+	return o.validate(o.Deployment != "")
+}
+
+// Validate checks complete options (see Complete) and returns the first
+// problem, naming the flag and the fix.
+func (o *Options) Validate() error { return o.validate(true) }
+
+// validate runs every check; without named (no Deployment yet), the
+// names are checked only where given.
+func (o *Options) validate(named bool) error {
+	names := o.validateNames
+	if !named {
+		names = o.validateGivenNames
+	}
 	checks := []func() error{
-		o.validateDerivedNames, o.validateNames, o.validateSelector, o.validateEndpoint,
+		o.validateDerivedNames, names, o.validateSelector, o.validateEndpoint,
 		o.validateReplicas, o.validateMetrics, o.validateModes, o.validateNative,
 	}
 	for _, check := range checks {
@@ -168,6 +205,26 @@ func (o *Options) validateNames() error {
 		return err
 	}
 	return dns1123("--podmonitoring-name", "PodMonitoring name", o.PodMonitoringName, validation.IsDNS1123Subdomain)
+}
+
+// validateGivenNames checks the names given while the Deployment is not.
+func (o *Options) validateGivenNames() error {
+	if err := dns1123("--namespace", "namespace name", o.Namespace, validation.IsDNS1123Label); err != nil {
+		return err
+	}
+	for _, n := range []struct{ flag, kind, v string }{
+		{"--hpa-name", "HPA name", o.HPAName},
+		{"--podmonitoring-name", "PodMonitoring name", o.PodMonitoringName},
+		{"--autoscalingmetric-name", "AutoscalingMetric name", o.AutoscalingMetricName},
+	} {
+		if n.v == "" {
+			continue
+		}
+		if err := dns1123(n.flag, n.kind, n.v, validation.IsDNS1123Subdomain); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (o *Options) validateSelector() error {
@@ -243,7 +300,7 @@ func (o *Options) validateModes() error {
 	if err := oneOf("--dcgm", o.DCGM, DCGMManaged, DCGMSelf, DCGMOff); err != nil {
 		return err
 	}
-	if err := oneOf("--wi-mode", o.WIMode, WIPrincipal, WIGSA, WINone); err != nil {
+	if err := oneOf("--wi-mode", o.WIMode, identity.Modes()...); err != nil {
 		return err
 	}
 	if err := oneOf("--adapter-nodes", o.AdapterNodes, AdapterNodesMetadataServer, AdapterNodesAny); err != nil {
@@ -253,29 +310,31 @@ func (o *Options) validateModes() error {
 		return fmt.Errorf("--adapter-image %q is not an image reference: use e.g. %s", o.AdapterImage, DefaultAdapterImage)
 	}
 	if o.Project != "" {
-		if err := gcp.ValidateProjectID(o.Project); err != nil {
+		if err := identity.ValidateProjectID(o.Project); err != nil {
 			return err
 		}
 	}
-	if o.WIMode != WIGSA {
+	if o.WIMode != identity.ModeGSA {
 		return nil
 	}
 	if o.Project == "" {
 		return errors.New("--wi-mode gsa needs --project to name the Google service account: add --project PROJECT_ID")
 	}
-	return gcp.ValidateGSAName(o.GSAName)
+	return identity.ValidateGSAName(o.GSAName)
 }
 
-func oneOf(flag, v string, allowed ...string) error {
-	for _, a := range allowed {
+func oneOf[T ~string](flag string, v T, allowed ...T) error {
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
 		if v == a {
 			return nil
 		}
+		names[i] = string(a)
 	}
-	return fmt.Errorf("%s %q is not supported: use one of %s", flag, v, strings.Join(allowed, ", "))
+	return fmt.Errorf("%s %q is not supported: use one of %s", flag, v, strings.Join(names, ", "))
 }
 
 // GSAEmail is the Google service account's e-mail in gsa mode.
 func (o *Options) GSAEmail() string {
-	return gcp.Config{ProjectID: o.Project, GSAName: o.GSAName}.GSAEmail()
+	return identity.Config{ProjectID: o.Project, GSAName: o.GSAName}.GSAEmail()
 }

@@ -14,13 +14,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/embedded"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
-
-// ManagedByLabel marks every object the plugin renders.
-const ManagedByLabel = "app.kubernetes.io/managed-by"
-
-// ManagedByValue is the value of ManagedByLabel, also the SSA field manager.
-const ManagedByValue = "kubectl-infer-hpa"
 
 // The order objects are applied in: namespaces and identities first, RBAC,
 // the adapter's Service before its Deployment and APIServices, monitoring
@@ -79,7 +75,7 @@ func rootKustomization(o Options) types.Kustomization {
 	k := types.Kustomization{
 		Resources: []string{embedded.Root + "/adapter", "workload", "values.yaml"},
 		Labels: []types.Label{{Pairs: map[string]string{
-			ManagedByLabel:              ManagedByValue,
+			apply.LabelManagedBy:        apply.ManagedBy,
 			"app.kubernetes.io/part-of": "infer-hpa",
 		}}},
 		SortOptions: &types.SortOptions{
@@ -104,7 +100,7 @@ func rootKustomization(o Options) types.Kustomization {
 	if o.DCGM == DCGMSelf {
 		k.Components = append(k.Components, lib("dcgm-self"))
 	}
-	if o.WIMode == WIGSA {
+	if o.WIMode == identity.ModeGSA {
 		k.Components = append(k.Components, lib("wi-gsa"))
 	}
 	if o.AdapterNodes == AdapterNodesMetadataServer {
@@ -162,7 +158,7 @@ func valuesYAML(template []byte, o Options) ([]byte, error) {
 	if o.Path == PathNative {
 		fields = append(fields, field{"autoscalingMetricName", kyaml.NewStringRNode(o.AutoscalingMetricName)})
 	}
-	if o.WIMode == WIGSA {
+	if o.WIMode == identity.ModeGSA {
 		fields = append(fields, field{"gsaEmail", kyaml.NewStringRNode(o.GSAEmail())})
 	}
 	spec, err := node.Pipe(kyaml.Lookup("spec"))

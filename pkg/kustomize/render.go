@@ -16,9 +16,9 @@ type Result struct {
 	resMap resmap.ResMap
 }
 
-// Render completes and validates the options, then builds the manifests.
+// Render validates complete options (see Options.Complete), then builds
+// the manifests.
 func Render(o Options) (*Result, error) {
-	o.Complete()
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the current output")
@@ -28,7 +30,7 @@ func tutorial() Options {
 	o.MetricsPort = "8081"
 	o.Metrics = []Metric{{Name: "running", Target: quantity("4")}}
 	o.Behavior = BehaviorTutorial
-	o.WIMode = WIGSA
+	o.WIMode = identity.ModeGSA
 	o.Project = "my-project"
 	return o
 }
@@ -50,9 +52,11 @@ func variants() map[string]Options {
 		"metrics-all": with(func(o *Options) {
 			o.Metrics = []Metric{{Name: "running"}, {Name: "waiting"}, {Name: "kv-cache", Target: quantity("0.7")}, {Name: "gpu-util", Target: quantity("60")}}
 		}),
-		"behavior-kube":     with(func(o *Options) { o.Behavior = BehaviorKubernetes }),
-		"wi-none":           with(func(o *Options) { o.WIMode = WINone }),
-		"wi-gsa-custom":     with(func(o *Options) { o.WIMode, o.Project, o.GSAName = WIGSA, "prod-llm-123", "hpa-metrics-reader" }),
+		"behavior-kube": with(func(o *Options) { o.Behavior = BehaviorKubernetes }),
+		"wi-none":       with(func(o *Options) { o.WIMode = identity.ModeNone }),
+		"wi-gsa-custom": with(func(o *Options) {
+			o.WIMode, o.Project, o.GSAName = identity.ModeGSA, "prod-llm-123", "hpa-metrics-reader"
+		}),
 		"dcgm-self":         with(func(o *Options) { o.DCGM, o.Metrics = DCGMSelf, []Metric{{Name: "gpu-util"}} }),
 		"dcgm-off":          with(func(o *Options) { o.DCGM = DCGMOff }),
 		"adapter-nodes-any": with(func(o *Options) { o.AdapterNodes = AdapterNodesAny }),
@@ -67,7 +71,7 @@ func nativeVariants() map[string]Options {
 	o := NewOptions()
 	o.Deployment, o.Path = "vllm", PathNative
 	tut := tutorial()
-	tut.Path, tut.WIMode, tut.Project, tut.Namespace = PathNative, WIPrincipal, "", "llm"
+	tut.Path, tut.WIMode, tut.Project, tut.Namespace = PathNative, identity.ModePrincipal, "", "llm"
 	tut.Metrics = []Metric{{Name: "running", Target: quantity("6")}, {Name: "waiting"}, {Name: "kv-cache", Target: quantity("0.7")}}
 	return map[string]Options{"native": o, "native-tutorial": tut}
 }
@@ -84,7 +88,7 @@ func allVariants() map[string]Options {
 func TestGolden(t *testing.T) {
 	for name, o := range allVariants() {
 		t.Run(name, func(t *testing.T) {
-			res, err := Render(o)
+			res, err := Render(complete(o))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +124,7 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	for name, o := range allVariants() {
 		t.Run(name, func(t *testing.T) {
-			res, err := Render(o)
+			res, err := Render(complete(o))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,8 +153,14 @@ func TestExportRoundTrip(t *testing.T) {
 func BenchmarkRender(b *testing.B) {
 	o := variants()["metrics-all"]
 	for b.Loop() {
-		if _, err := Render(o); err != nil {
+		if _, err := Render(complete(o)); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// complete is o completed, as render and the planner hand it to Render.
+func complete(o Options) Options {
+	o.Complete()
+	return o
 }

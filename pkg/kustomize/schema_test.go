@@ -73,7 +73,7 @@ func TestManagedPrometheusSchemas(t *testing.T) {
 	validators := crdValidators(t)
 	checked := map[string]int{}
 	for name, o := range variants() {
-		res, err := Render(o)
+		res, err := Render(complete(o))
 		if err != nil {
 			t.Fatal(err)
 		}

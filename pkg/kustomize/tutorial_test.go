@@ -69,7 +69,7 @@ func assertSpec(t *testing.T, obj *unstructured.Unstructured, want string) {
 }
 
 func TestTutorialReproduced(t *testing.T) {
-	res, err := Render(tutorial())
+	res, err := Render(complete(tutorial()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestTutorialReproduced(t *testing.T) {
 // Deployment (the HPA owns it), and nothing is rendered for it at all.
 func TestNoReplicasOnTargets(t *testing.T) {
 	for name, o := range allVariants() {
-		res, err := Render(o)
+		res, err := Render(complete(o))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func TestNoReplicasOnTargets(t *testing.T) {
 }
 
 func TestPrincipalModeLeavesKSAUnannotated(t *testing.T) {
-	res, err := Render(variants()["defaults"])
+	res, err := Render(complete(variants()["defaults"]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // Forward is a port-forward to one pod, as `kubectl port-forward` makes it
@@ -35,18 +35,18 @@ func ForwardPod(ctx context.Context, cfg *rest.Config, kube kubernetes.Interface
 	if err != nil {
 		return nil, err
 	}
-	var dialer httpstream.Dialer = spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	ws, err := portforward.NewSPDYOverWebsocketDialer(u, cfg)
+	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, cfg)
 	if err != nil {
 		return nil, err
 	}
-	dialer = portforward.NewFallbackDialer(ws, dialer, func(err error) bool {
+	dialer = portforward.NewFallbackDialerForStreaming(ws, dialer, func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
 	f := &Forward{Pod: pod, stop: make(chan struct{}), done: make(chan struct{})}
 	ready := make(chan struct{})
 	var errOut bytes.Buffer
-	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(int(port))}, f.stop, ready, nil, &syncWriter{w: &errOut})
+	pf, err := portforward.NewOnAddressesForStreaming(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(int(port))}, f.stop, ready, nil, &syncWriter{w: &errOut})
 	if err != nil {
 		return nil, err
 	}

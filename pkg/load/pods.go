@@ -69,9 +69,9 @@ func ServicePods(kube kubernetes.Interface, namespace string, svc *corev1.Servic
 }
 
 // SelectorPods lists the Ready pods matching a label selector (a
-// Deployment's), all serving on port.
-func SelectorPods(kube kubernetes.Interface, namespace string, selector map[string]string, port int32) PodLister {
-	sel := labels.SelectorFromSet(selector).String()
+// Deployment's, matchLabels and matchExpressions), all serving on port.
+func SelectorPods(kube kubernetes.Interface, namespace string, selector labels.Selector, port int32) PodLister {
+	sel := selector.String()
 	return func(ctx context.Context) ([]ReadyPod, error) {
 		list, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {

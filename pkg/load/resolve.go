@@ -59,20 +59,20 @@ func Resolve(ctx context.Context, kube kubernetes.Interface, namespace, name str
 }
 
 func resolveDeployment(ctx context.Context, kube kubernetes.Interface, namespace, name string, port int32) (*Resolved, error) {
-	d, err := discover.FindDeployment(ctx, kube, namespace, name)
+	d, err := discover.FindDeploymentFor(ctx, kube, namespace, name, "load")
 	if err != nil {
 		if name != "" && strings.Contains(err.Error(), "not found") {
 			return nil, fmt.Errorf("no Service or Deployment %q in namespace %q: check the name and -n/--namespace, or use --url", name, namespace)
 		}
 		return nil, err
 	}
-	t := discover.Inspect(d)
-	if len(t.PodLabels) == 0 {
-		return nil, fmt.Errorf("deployment %s/%s selects its pods with matchExpressions only: name its Service instead, or use --url", namespace, d.Name)
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %s/%s: its selector: %v: name its Service instead, or use --url", namespace, d.Name, err)
 	}
 	if port == 0 {
-		port = t.Port
+		port = discover.Inspect(d).Port
 	}
 	return &Resolved{What: fmt.Sprintf("deployment %s/%s", namespace, d.Name), Deployment: d,
-		Pods: SelectorPods(kube, namespace, t.PodLabels, port)}, nil
+		Pods: SelectorPods(kube, namespace, sel, port)}, nil
 }

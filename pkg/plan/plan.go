@@ -12,17 +12,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 )
 
 // Input is what the user gave.
 type Input struct {
-	// Options from the flags; Deployment may be empty (then discovered).
+	// Options from the flags, not completed: what is empty (the Deployment,
+	// the pod labels, the metrics port, the project, DCGM, the path) is
+	// inferred from the cluster, then the rest is defaulted once.
 	Options kustomize.Options
-	// Given says whether the user set a flag ("metrics-port", "dcgm", ...).
-	Given func(flag string) bool
 	// Context is the kubeconfig context in use (for the GKE names).
 	Context string
 	// AllowProjectMismatch is --allow-project-mismatch.
@@ -47,12 +48,8 @@ type Plan struct {
 }
 
 // Build reads the cluster and computes the plan.
-func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
+func Build(ctx context.Context, env cluster.Env, in Input) (*Plan, error) {
 	o := in.Options
-	given := in.Given
-	if given == nil {
-		given = func(string) bool { return false }
-	}
 	d, err := discover.FindDeployment(ctx, env.Kube, o.Namespace, o.Deployment)
 	if err != nil {
 		return nil, err
@@ -66,7 +63,7 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 	}
 	p.note("deployment %s/%s (%s)", d.Namespace, d.Name, how)
 	switch {
-	case given("pod-label"):
+	case len(o.PodSelector) > 0:
 		if err := t.SelectsPods(o.PodSelector); err != nil {
 			return nil, err
 		}
@@ -76,7 +73,7 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 		o.PodSelector = t.PodLabels
 		p.note("pods %s (the Deployment's selector)", discover.FormatLabels(t.PodLabels))
 	}
-	if !given("metrics-port") {
+	if o.MetricsPort == "" {
 		o.MetricsPort = strconv.Itoa(int(t.Port))
 		src := "vLLM's default"
 		if p2, ok := discover.PortArg(containerArgs(t)); ok && p2 == t.Port {
@@ -87,11 +84,11 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 	p.GKE = discover.DetectGKE(ctx, env.Kube, in.Context)
 	if p.GKE.Project != "" {
 		p.note("GKE project %s, location %s, cluster %s (from %s)", p.GKE.Project, orDash(p.GKE.Location), orDash(p.GKE.Cluster), p.GKE.Source)
-		if !given("project") {
+		if o.Project == "" {
 			o.Project = p.GKE.Project
 		}
 	}
-	if o.WIMode != kustomize.WINone {
+	if o.WIMode != identity.ModeNone {
 		note, err := discover.CheckProject(o.Project, p.GKE, in.AllowProjectMismatch)
 		if err != nil {
 			return nil, err
@@ -100,27 +97,29 @@ func Build(ctx context.Context, env preflight.Env, in Input) (*Plan, error) {
 			p.note("%s", note)
 		}
 	}
-	if !given("dcgm") {
-		managed, err := preflight.ManagedDCGM(ctx, env.Kube, env.Dynamic)
+	if o.DCGM == "" {
+		managed, err := discover.ManagedDCGM(ctx, env.Kube, env.Dynamic)
 		if err != nil {
 			return nil, err
 		}
-		o.Complete()
-		o.DCGM = preflight.ChooseDCGM(managed, o.Metrics)
+		o.DCGM = chooseDCGM(managed, o.MetricsOrDefault())
 		why := "GKE's managed DCGM exporter runs"
 		if !managed {
 			why = "GKE's managed DCGM exporter not found"
 		}
 		p.note("--dcgm %s (%s)", o.DCGM, why)
 	}
-	if err := p.resolvePath(env, &o); err != nil {
+	if o.Path == "" {
+		o.Path = kustomize.PathAuto
+	}
+	if err := p.resolvePath(ctx, env, &o); err != nil {
 		return nil, err
 	}
+	o.Complete()
 	res, err := kustomize.Render(o)
 	if err != nil {
 		return nil, err
 	}
-	o.Complete()
 	p.Options = o
 	objs, err := res.Objects()
 	if err != nil {
@@ -142,8 +141,8 @@ const (
 
 // IAMAnnotations records the Workload Identity settings of o.
 func IAMAnnotations(o kustomize.Options) map[string]string {
-	a := map[string]string{AnnotationWIMode: o.WIMode, AnnotationProject: o.Project}
-	if o.WIMode == kustomize.WIGSA {
+	a := map[string]string{AnnotationWIMode: string(o.WIMode), AnnotationProject: o.Project}
+	if o.WIMode == identity.ModeGSA {
 		a[AnnotationGSAName] = o.GSAName
 	}
 	return a
@@ -158,32 +157,6 @@ func (p *Plan) Parent() *unstructured.Unstructured {
 // WithParent is the parent followed by the members: everything setup applies.
 func (p *Plan) WithParent() []*unstructured.Unstructured {
 	return append([]*unstructured.Unstructured{p.Parent()}, p.Objects...)
-}
-
-// Disown strips our ownership labels from objects that exist and are not
-// ours (applied over with --force-conflicts): they never join the
-// inventory, so they are never pruned or deleted. Namespaces that exist
-// are left out of the plan altogether.
-func (p *Plan) Disown(foreign []*unstructured.Unstructured, existingNamespaces map[string]bool) {
-	f := map[*unstructured.Unstructured]bool{}
-	for _, o := range foreign {
-		f[o] = true
-	}
-	var kept []*unstructured.Unstructured
-	for _, o := range p.Objects {
-		if o.GetKind() == "Namespace" && existingNamespaces[o.GetName()] {
-			p.note("namespace %s exists and is not ours: used as is, never deleted", o.GetName())
-			continue
-		}
-		if f[o] {
-			l := o.GetLabels()
-			delete(l, apply.LabelPartOf)
-			delete(l, apply.LabelManagedBy)
-			o.SetLabels(l)
-		}
-		kept = append(kept, o)
-	}
-	p.Objects = kept
 }
 
 func (p *Plan) note(format string, args ...any) {

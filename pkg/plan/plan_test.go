@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/preflight"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/kubefake"
 )
 
@@ -41,19 +41,8 @@ func gkeNode(name string) *corev1.Node {
 	}
 }
 
-func envOf(c *kubefake.Cluster) preflight.Env {
-	return preflight.Env{Kube: c.Kube, Clients: apply.Clients{Dynamic: c.Dynamic, Mapper: c.Mapper}}
-}
-
-func given(flags ...string) func(string) bool {
-	return func(f string) bool {
-		for _, g := range flags {
-			if g == f {
-				return true
-			}
-		}
-		return false
-	}
+func envOf(c *kubefake.Cluster) cluster.Env {
+	return cluster.Env{Kube: c.Kube, Clients: apply.Clients{Dynamic: c.Dynamic, Mapper: c.Mapper}}
 }
 
 func tutorialOptions() kustomize.Options {
@@ -102,11 +91,12 @@ func TestBuildMatchExpressionsOnly(t *testing.T) {
 		t.Fatalf("without --pod-label: want the error naming --pod-label, got %v", err)
 	}
 
-	for _, flags := range [][]string{{"pod-label"}, {"pod-label", "metrics-port"}} {
+	for _, port := range []string{"", "8081"} {
 		o := tutorialOptions()
 		o.PodSelector = map[string]string{"app": "gemma-server"}
-		o.MetricsPort = "8081"
-		p, _, err := Make(ctx, env, Input{Options: o, Given: given(flags...)})
+		o.MetricsPort = port
+		flags := "--pod-label, --metrics-port " + port
+		p, _, err := Make(ctx, env, Input{Options: o})
 		if err != nil {
 			t.Fatalf("%v: %v", flags, err)
 		}
@@ -117,7 +107,7 @@ func TestBuildMatchExpressionsOnly(t *testing.T) {
 
 	o := tutorialOptions()
 	o.PodSelector = map[string]string{"app": "other"}
-	_, err = Build(ctx, env, Input{Options: o, Given: given("pod-label")})
+	_, err = Build(ctx, env, Input{Options: o})
 	if err == nil || !strings.Contains(err.Error(), "does not select the pods") {
 		t.Errorf("a --pod-label the pods lack: %v", err)
 	}
@@ -132,7 +122,7 @@ func TestMakeDisownsForeign(t *testing.T) {
 	c := kubefake.New([]runtime.Object{vllm("gemma", matchLabels, map[string]string{"app": "gemma-server"}), gkeNode("n1")}, foreignSvc, ns)
 	env := envOf(c)
 
-	p, res, err := Make(ctx, env, Input{Options: tutorialOptions()})
+	_, res, err := Make(ctx, env, Input{Options: tutorialOptions()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +130,7 @@ func TestMakeDisownsForeign(t *testing.T) {
 		t.Errorf("a foreign Service without --force-conflicts: want the existing-objects check to fail, got %v", res.Err())
 	}
 
-	p, res, err = Make(ctx, env, Input{Options: tutorialOptions(), Force: true})
+	p, res, err := Make(ctx, env, Input{Options: tutorialOptions(), Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +154,43 @@ func TestMakeDisownsForeign(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(p.Notes, "\n"), "namespace custom-metrics exists and is not ours") {
 		t.Errorf("notes: %v", p.Notes)
+	}
+}
+
+// Ownership rule 5: a PodMonitoring adopted by name (--adopt-podmonitoring)
+// is not foreign: preflight passes without --force-conflicts and it stays a
+// member of the inventory, so cleanup deletes it.
+func TestMakeAdoptsPodMonitoring(t *testing.T) {
+	ctx := context.Background()
+	theirs := kubefake.Object("monitoring.googleapis.com/v1", "PodMonitoring", "default", "gemma-monitoring", nil,
+		map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "gemma-server"}}})
+	c := kubefake.New([]runtime.Object{vllm("gemma", matchLabels, map[string]string{"app": "gemma-server"}), gkeNode("n1")}, theirs)
+	o := tutorialOptions()
+	o.PodMonitoringName = "gemma-monitoring" // what planFlags sets for --adopt-podmonitoring
+	p, res, err := Make(ctx, envOf(c), Input{Options: o, Adopt: "gemma-monitoring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chk := range res.Checks {
+		if chk.Name == "existing objects" && !chk.OK {
+			t.Errorf("the adopted PodMonitoring is reported foreign: %s", chk.Detail)
+		}
+	}
+	var pm *unstructured.Unstructured
+	for _, obj := range p.Objects {
+		if obj.GetKind() == "PodMonitoring" {
+			pm = obj
+		}
+	}
+	if pm == nil || pm.GetName() != "gemma-monitoring" || pm.GetLabels()[apply.LabelPartOf] != p.Set.ID() || !apply.Ours(pm) {
+		t.Fatalf("the adopted PodMonitoring is not a member of the inventory: %v", pm)
+	}
+	// Without adopting it, the same object is foreign.
+	_, res, err = Make(ctx, envOf(c), Input{Options: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err() == nil || !strings.Contains(res.Err().Error(), "existing objects") {
+		t.Errorf("not adopted: want the existing-objects check to fail, got %v", res.Err())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 )
 
 // AccessVerbs are what setup needs on every planned kind.
@@ -25,7 +26,7 @@ type accessKey struct {
 // of the objects setup will write (those whose live copy does not already
 // hold the plan: a rerun that changes nothing asks nothing); lists every
 // missing permission.
-func checkAccess(ctx context.Context, env Env, in Input, r *Result) {
+func checkAccess(ctx context.Context, env cluster.Env, in Input, r *Result) {
 	c := Check{Name: "permissions"}
 	keys := map[accessKey]bool{}
 	for _, o := range in.Objects {

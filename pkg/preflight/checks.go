@@ -14,15 +14,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 // MonitoringGroupVersion serves Managed Prometheus' kinds.
 const MonitoringGroupVersion = "monitoring.googleapis.com/v1"
 
 // checkCRDs: the plan's Managed Prometheus kinds are served.
-func checkCRDs(_ context.Context, env Env, in Input, r *Result) {
+func checkCRDs(_ context.Context, env cluster.Env, in Input, r *Result) {
 	need := map[string]bool{}
 	for _, o := range in.Objects {
 		if o.GroupVersionKind().Group == "monitoring.googleapis.com" {
@@ -66,7 +67,7 @@ func checkCRDs(_ context.Context, env Env, in Input, r *Result) {
 // listens on (its --port, else 8000): Managed Prometheus scrapes a numbered
 // port on the pod IP, which is how the tutorial's Deployment, declaring no
 // ports, is scraped.
-func checkMetricsPort(_ context.Context, _ Env, in Input, r *Result) {
+func checkMetricsPort(_ context.Context, _ cluster.Env, in Input, r *Result) {
 	c := Check{Name: "metrics port"}
 	d := in.Deployment
 	if d == nil {
@@ -90,14 +91,8 @@ func checkMetricsPort(_ context.Context, _ Env, in Input, r *Result) {
 	r.add(c)
 }
 
-// Adapter names the Service our APIServices point at.
-const (
-	AdapterNamespace = "custom-metrics"
-	AdapterService   = "custom-metrics-stackdriver-adapter"
-)
-
 // checkAPIServices: the metrics APIServices are free, or already ours.
-func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
+func checkAPIServices(_ context.Context, _ cluster.Env, in Input, r *Result) {
 	for _, o := range in.Objects {
 		if o.GetKind() != "APIService" {
 			continue
@@ -121,13 +116,13 @@ func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 				name, _, _ := unstructured.NestedString(live.Object, "spec", "service", "name")
 				owner = ns + "/" + name
 			}
-			ours := owner == AdapterNamespace+"/"+AdapterService && live.GetLabels()[apply.LabelManagedBy] == apply.ManagedBy
+			ours := owner == identity.DefaultNamespace+"/"+identity.DefaultKSA && apply.Ours(live)
 			switch {
 			case ours:
 				c.OK, c.Detail = true, "already ours"
 			case in.Force:
 				c.OK, c.Detail = true, "served by "+owner+"; --force-conflicts: setup will take it over"
-			case owner == AdapterNamespace+"/"+AdapterService:
+			case owner == identity.DefaultNamespace+"/"+identity.DefaultKSA:
 				c.Detail = "served by upstream's custom-metrics-stackdriver-adapter (" + owner + "), not installed by infer-hpa"
 				c.Fix = UpstreamAdapterFix
 			default:
@@ -140,8 +135,8 @@ func checkAPIServices(_ context.Context, _ Env, in Input, r *Result) {
 }
 
 // checkWorkloadIdentity: with a WI mode, nodes run the GKE metadata server.
-func checkWorkloadIdentity(ctx context.Context, env Env, in Input, r *Result) {
-	if in.Options.WIMode == kustomize.WINone {
+func checkWorkloadIdentity(ctx context.Context, env cluster.Env, in Input, r *Result) {
+	if in.Options.WIMode == identity.ModeNone {
 		return
 	}
 	c := Check{Name: "Workload Identity", Fix: "enable Workload Identity: gcloud container clusters update CLUSTER --workload-pool=PROJECT.svc.id.goog, then gcloud container node-pools update POOL --workload-metadata=GKE_METADATA (or use --wi-mode none)"}
@@ -159,14 +154,18 @@ func checkWorkloadIdentity(ctx context.Context, env Env, in Input, r *Result) {
 
 // checkForeign: planned objects that exist without our managed-by label
 // belong to someone else. Namespaces are shared freely and never foreign.
-func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
+func checkForeign(_ context.Context, _ cluster.Env, in Input, r *Result) {
 	c := Check{Name: "existing objects"}
 	var foreign []string
 	r.ExistingNamespaces = map[string]bool{}
 	var unreadable []string
+	adopted := apply.Adopted(in.Options.Namespace, in.Adopt)
 	for _, o := range in.Objects {
 		if o.GetKind() == "APIService" {
 			continue // their own check names the owner
+		}
+		if adopted != nil && adopted(o) {
+			continue // adopted by name: ours from now on
 		}
 		l, read := r.lives[o]
 		if !read {
@@ -183,12 +182,12 @@ func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
 			return
 		}
 		if o.GetKind() == "Namespace" {
-			if live != nil && live.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
+			if live != nil && !apply.Ours(live) {
 				r.ExistingNamespaces[o.GetName()] = true
 			}
 			continue
 		}
-		if live != nil && live.GetLabels()[apply.LabelManagedBy] != apply.ManagedBy {
+		if live != nil && !apply.Ours(live) {
 			r.Foreign = append(r.Foreign, o)
 			foreign = append(foreign, refNS(o))
 		}
@@ -213,12 +212,12 @@ func checkForeign(_ context.Context, _ Env, in Input, r *Result) {
 // UpstreamAdapterFix is the fix when upstream's adapter manifest (same
 // names as ours) is installed: adopting it is the natural step, not
 // uninstalling some other adapter.
-const UpstreamAdapterFix = "upstream's custom-metrics-stackdriver-adapter is already installed under the names infer-hpa uses: adopt it with --force-conflicts (setup applies its configuration over it; infer-hpa will never prune or delete it), or delete it (kubectl delete -n " + AdapterNamespace + " deployment " + AdapterService + ") and rerun"
+const UpstreamAdapterFix = "upstream's custom-metrics-stackdriver-adapter is already installed under the names infer-hpa uses: adopt it with --force-conflicts (setup applies its configuration over it; infer-hpa will never prune or delete it), or delete it (kubectl delete -n " + identity.DefaultNamespace + " deployment " + identity.DefaultKSA + ") and rerun"
 
 // upstreamAdapter: the foreign objects include the adapter's Deployment.
 func upstreamAdapter(foreign []*unstructured.Unstructured) bool {
 	for _, o := range foreign {
-		if o.GetKind() == "Deployment" && o.GetNamespace() == AdapterNamespace && o.GetName() == AdapterService {
+		if o.GetKind() == "Deployment" && o.GetNamespace() == identity.DefaultNamespace && o.GetName() == identity.DefaultKSA {
 			return true
 		}
 	}
@@ -233,7 +232,7 @@ func refNS(o *unstructured.Unstructured) string {
 }
 
 // gvrOf maps an object to its resource for access reviews.
-func gvrOf(env Env, o *unstructured.Unstructured) (schema.GroupVersionResource, bool, error) {
+func gvrOf(env cluster.Env, o *unstructured.Unstructured) (schema.GroupVersionResource, bool, error) {
 	m, err := env.Mapping(o.GroupVersionKind())
 	if err != nil {
 		return schema.GroupVersionResource{}, false, err

@@ -1,8 +1,6 @@
 package preflight
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/promtext"
 )
 
 // KV-cache usage: vLLM renamed the gauge (v0.10); older servers serve only
@@ -34,7 +34,7 @@ const (
 // pod Ready yet, no permission (the apiserver's own 403 on the read: the
 // check sends no access review, so a rerun of setup sends no POST), the pod unreachable through the apiserver
 // (which is not the path Managed Prometheus scrapes) — is a warning.
-func checkMetricsServed(ctx context.Context, env Env, in Input, r *Result) {
+func checkMetricsServed(ctx context.Context, env cluster.Env, in Input, r *Result) {
 	d := in.Deployment
 	need := vllmMetrics(in.Options.Metrics)
 	if d == nil || len(need) == 0 {
@@ -77,7 +77,7 @@ func checkMetricsServed(ctx context.Context, env Env, in Input, r *Result) {
 		warn("cannot read %s of pod %s on port %s through the apiserver: %v", in.Options.MetricsPath, pod.Name, port, firstLine(err.Error()))
 		return
 	}
-	served := servedNames(body)
+	served, perr := promtext.Names(body)
 	var missing, notes []string
 	for _, m := range need {
 		switch {
@@ -94,6 +94,9 @@ func checkMetricsServed(ctx context.Context, env Env, in Input, r *Result) {
 	}
 	if len(missing) > 0 {
 		c.Detail = fmt.Sprintf("pod %s does not serve %s on %s:%s", pod.Name, strings.Join(missing, ", "), port, in.Options.MetricsPath)
+		if perr != nil {
+			c.Detail += " (" + perr.Error() + ")"
+		}
 		c.Fix = "check that --metrics-port and --metrics-path point at vLLM's OpenAI server, or scale on another --metric (this vLLM version may not have it)"
 		r.add(c)
 		return
@@ -124,7 +127,7 @@ func vllmMetrics(ms []kustomize.Metric) []string {
 
 // readyPod returns a Ready, not terminating pod of the Deployment and how
 // many pods it has.
-func readyPod(ctx context.Context, env Env, in Input) (*corev1.Pod, int, error) {
+func readyPod(ctx context.Context, env cluster.Env, in Input) (*corev1.Pod, int, error) {
 	sel := labels.SelectorFromSet(in.Options.PodSelector)
 	if s := in.Deployment.Spec.Selector; len(in.Options.PodSelector) == 0 && s != nil {
 		var err error
@@ -158,27 +161,6 @@ func metricsPort(pod *corev1.Pod, port string) (string, bool) {
 	}
 	n, ok := discover.DeclaredPort(&pod.Spec, port)
 	return strconv.Itoa(int(n)), ok
-}
-
-// servedNames are the metric names of a Prometheus text exposition.
-func servedNames(body []byte) map[string]bool {
-	out := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "#" && (f[1] == "TYPE" || f[1] == "HELP") {
-			out[f[2]] = true
-			continue
-		}
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if i := strings.IndexAny(line, "{ "); i > 0 {
-			out[line[:i]] = true
-		}
-	}
-	return out
 }
 
 func firstLine(s string) string {

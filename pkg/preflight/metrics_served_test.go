@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
@@ -101,7 +102,7 @@ func runMetricsCheck(t *testing.T, a *apiserver, metrics ...string) (*Result, In
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "vllm", Namespace: "ns"}}
 	in := Input{Options: o, Deployment: d}
 	r := &Result{}
-	checkMetricsServed(context.Background(), Env{Kube: kube}, in, r)
+	checkMetricsServed(context.Background(), cluster.Env{Kube: kube}, in, r)
 	if len(r.Checks) != 1 {
 		t.Fatalf("checks %+v", r.Checks)
 	}
@@ -148,6 +149,17 @@ func TestMetricsServedMissing(t *testing.T) {
 	a := &apiserver{pods: []corev1.Pod{pod("vllm-ready", true)}, metrics: "vllm:num_requests_running 0\n"}
 	r, _ := runMetricsCheck(t, a, "running", "waiting")
 	if c := r.Checks[0]; c.OK || !strings.Contains(c.Detail, "does not serve vllm:num_requests_waiting") || c.Fix == "" {
+		t.Errorf("%+v", c)
+	}
+}
+
+// A port that answers something other than Prometheus text (a web page):
+// the check fails and says the body is not an exposition.
+func TestMetricsServedNotPrometheus(t *testing.T) {
+	a := &apiserver{pods: []corev1.Pod{pod("vllm-ready", true)}, metrics: "<html><body>hello</body></html>\n"}
+	r, _ := runMetricsCheck(t, a, "running")
+	if c := r.Checks[0]; c.OK || !strings.Contains(c.Detail, "does not serve vllm:num_requests_running") ||
+		!strings.Contains(c.Detail, "not Prometheus text exposition") || strings.Contains(c.Detail, "\n") {
 		t.Errorf("%+v", c)
 	}
 }

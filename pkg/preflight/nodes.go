@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
@@ -15,7 +16,7 @@ import (
 // iam.gke.io/gke-metadata-server-enabled=true that the adapter tolerates:
 // any one node running the metadata server is not enough when the adapter
 // may land on a pool without it, and none makes the adapter Pending.
-func checkAdapterNodes(ctx context.Context, env Env, in Input, r *Result) {
+func checkAdapterNodes(ctx context.Context, env cluster.Env, in Input, r *Result) {
 	if in.Options.AdapterNodes != kustomize.AdapterNodesMetadataServer {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
@@ -50,7 +51,7 @@ func TestCheckAdapterNodes(t *testing.T) {
 			o := kustomize.NewOptions()
 			o.AdapterNodes = tc.nodesF
 			r := &Result{}
-			checkAdapterNodes(context.Background(), Env{Kube: kube}, Input{Options: o}, r)
+			checkAdapterNodes(context.Background(), cluster.Env{Kube: kube}, Input{Options: o}, r)
 			if len(r.Checks) != 1 {
 				t.Fatalf("%d checks", len(r.Checks))
 			}
@@ -67,7 +68,7 @@ func TestCheckAdapterNodes(t *testing.T) {
 	o := kustomize.NewOptions()
 	o.AdapterNodes = kustomize.AdapterNodesAny
 	r := &Result{}
-	checkAdapterNodes(context.Background(), Env{Kube: fake.NewSimpleClientset()}, Input{Options: o}, r)
+	checkAdapterNodes(context.Background(), cluster.Env{Kube: fake.NewSimpleClientset()}, Input{Options: o}, r)
 	if len(r.Checks) != 0 {
 		t.Errorf("--adapter-nodes any: %+v", r.Checks)
 	}

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
@@ -47,7 +48,7 @@ func TestCheckMetricsPort(t *testing.T) {
 			o := kustomize.NewOptions()
 			o.MetricsPort = tc.port
 			r := &Result{}
-			checkMetricsPort(context.Background(), Env{}, Input{Options: o, Deployment: tc.d}, r)
+			checkMetricsPort(context.Background(), cluster.Env{}, Input{Options: o, Deployment: tc.d}, r)
 			if len(r.Checks) != 1 {
 				t.Fatalf("%d checks", len(r.Checks))
 			}

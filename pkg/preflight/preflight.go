@@ -11,12 +11,10 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
-
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/printers"
 )
@@ -45,12 +43,6 @@ type Input struct {
 	Adopt string
 	// SetID is the inventory's ID: objects labelled with it are ours.
 	SetID string
-}
-
-// Env reaches the cluster.
-type Env struct {
-	Kube kubernetes.Interface
-	apply.Clients
 }
 
 // Result holds every check and what they found.
@@ -117,7 +109,7 @@ type live struct {
 }
 
 // readLives reads every planned object the cluster serves, in parallel.
-func (r *Result) readLives(ctx context.Context, env Env, objs []*unstructured.Unstructured) {
+func (r *Result) readLives(ctx context.Context, env cluster.Env, objs []*unstructured.Unstructured) {
 	r.lives = map[*unstructured.Unstructured]live{}
 	var g errgroup.Group
 	g.SetLimit(8)
@@ -137,11 +129,11 @@ func (r *Result) readLives(ctx context.Context, env Env, objs []*unstructured.Un
 }
 
 // Run runs every check in order and returns them all.
-func Run(ctx context.Context, env Env, in Input) *Result {
+func Run(ctx context.Context, env cluster.Env, in Input) *Result {
 	r := &Result{}
 	r.readLives(ctx, env, in.Objects)
-	checks := []func(context.Context, Env, Input, *Result){
-		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkAdapterNodes, checkScrapers, checkForeign, checkMetricsServed,
+	checks := []func(context.Context, cluster.Env, Input, *Result){
+		checkCRDs, checkMetricsPort, checkAPIServices, checkAccess, checkWorkloadIdentity, checkAdapterNodes, checkDCGMSelf, checkScrapers, checkForeign, checkMetricsServed,
 	}
 	for _, c := range checks {
 		c(ctx, env, in, r)

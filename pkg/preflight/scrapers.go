@@ -13,16 +13,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 )
 
-var podMonitoringGVR = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "podmonitorings"}
+var (
+	podMonitoringGVR        = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "podmonitorings"}
+	clusterPodMonitoringGVR = schema.GroupVersionResource{Group: "monitoring.googleapis.com", Version: "v1", Resource: "clusterpodmonitorings"}
+)
 
 // checkScrapers: no other PodMonitoring in the namespace, and no
 // ClusterPodMonitoring, selects the vLLM pods. The adapter sums every
 // series with the same namespace and pod, so a second scraper (the
 // tutorial's own PodMonitoring, a user's, or ours renamed) makes the HPA see
 // twice the load and over-scale.
-func checkScrapers(ctx context.Context, env Env, in Input, r *Result) {
+func checkScrapers(ctx context.Context, env cluster.Env, in Input, r *Result) {
 	d := in.Deployment
 	if d == nil || env.Dynamic == nil {
 		return
@@ -70,7 +74,7 @@ func checkScrapers(ctx context.Context, env Env, in Input, r *Result) {
 
 // scraperOurs: our planned PodMonitoring (by name), or an object we made.
 func scraperOurs(m *unstructured.Unstructured, in Input) bool {
-	if m.GetLabels()[apply.LabelManagedBy] == apply.ManagedBy {
+	if apply.Ours(m) {
 		return true
 	}
 	return m.GetNamespace() == in.Options.Namespace && m.GetName() == in.Options.PodMonitoringName

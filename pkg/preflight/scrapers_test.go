@@ -14,6 +14,7 @@ import (
 	dynfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
@@ -53,7 +54,7 @@ func TestCheckScrapers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists, tc.objs...)
 			r := &Result{}
-			checkScrapers(context.Background(), Env{Clients: apply.Clients{Dynamic: dyn}}, Input{Options: o, Deployment: d}, r)
+			checkScrapers(context.Background(), cluster.Env{Clients: apply.Clients{Dynamic: dyn}}, Input{Options: o, Deployment: d}, r)
 			if len(r.Checks) != 1 {
 				t.Fatalf("%d checks", len(r.Checks))
 			}

@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/cluster"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 )
 
 func obj(apiVersion, kind, ns, name string, labels map[string]string) *unstructured.Unstructured {
@@ -24,16 +27,16 @@ func obj(apiVersion, kind, ns, name string, labels map[string]string) *unstructu
 // with --force-conflicts, not to uninstall prometheus-adapter.
 func TestUpstreamAdapterInstalled(t *testing.T) {
 	api := obj("apiregistration.k8s.io/v1", "APIService", "", "v1beta1.custom.metrics.k8s.io", nil)
-	dep := obj("apps/v1", "Deployment", AdapterNamespace, AdapterService, nil)
+	dep := obj("apps/v1", "Deployment", identity.DefaultNamespace, identity.DefaultKSA, nil)
 	liveAPI := api.DeepCopy()
-	_ = unstructured.SetNestedField(liveAPI.Object, AdapterNamespace, "spec", "service", "namespace")
-	_ = unstructured.SetNestedField(liveAPI.Object, AdapterService, "spec", "service", "name")
+	_ = unstructured.SetNestedField(liveAPI.Object, identity.DefaultNamespace, "spec", "service", "namespace")
+	_ = unstructured.SetNestedField(liveAPI.Object, identity.DefaultKSA, "spec", "service", "name")
 	liveDep := dep.DeepCopy()
 	liveDep.SetLabels(map[string]string{"k8s-app": "custom-metrics-stackdriver-adapter"})
 	r := &Result{lives: map[*unstructured.Unstructured]live{api: {obj: liveAPI}, dep: {obj: liveDep}}}
 	in := Input{Objects: []*unstructured.Unstructured{api, dep}}
-	checkAPIServices(context.Background(), Env{}, in, r)
-	checkForeign(context.Background(), Env{}, in, r)
+	checkAPIServices(context.Background(), cluster.Env{}, in, r)
+	checkForeign(context.Background(), cluster.Env{}, in, r)
 	if len(r.Checks) != 2 {
 		t.Fatalf("%d checks: %+v", len(r.Checks), r.Checks)
 	}
@@ -53,7 +56,7 @@ func TestUpstreamAdapterInstalled(t *testing.T) {
 	_ = unstructured.SetNestedField(liveAPI2.Object, "monitoring", "spec", "service", "namespace")
 	_ = unstructured.SetNestedField(liveAPI2.Object, "prometheus-adapter", "spec", "service", "name")
 	r = &Result{lives: map[*unstructured.Unstructured]live{api: {obj: liveAPI2}}}
-	checkAPIServices(context.Background(), Env{}, Input{Objects: []*unstructured.Unstructured{api}}, r)
+	checkAPIServices(context.Background(), cluster.Env{}, Input{Objects: []*unstructured.Unstructured{api}}, r)
 	if c := r.Checks[0]; c.OK || strings.Contains(c.Fix, "adopt it") {
 		t.Errorf("foreign adapter: %+v", c)
 	}

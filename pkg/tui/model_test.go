@@ -37,6 +37,8 @@ func press(m *Model, keys ...string) tea.Cmd {
 			msg = tea.KeyPressMsg{Code: tea.KeyEscape}
 		case "down":
 			msg = tea.KeyPressMsg{Code: tea.KeyDown}
+		case "up":
+			msg = tea.KeyPressMsg{Code: tea.KeyUp}
 		default:
 			r := []rune(k)[0]
 			msg = tea.KeyPressMsg{Code: r, Text: k}
@@ -203,5 +205,68 @@ func TestEventsScroll(t *testing.T) {
 	scr := text(m)
 	if strings.Contains(scr, "Reason00") || !strings.Contains(scr, "Reason02") {
 		t.Errorf("down did not scroll the events:\n%s", scr)
+	}
+}
+
+// Events and log lines wrap between words: every word of every message is
+// whole on the screen (a hyphen or a | may end a line: those split too).
+func TestEventsAndLogsWrapAtWords(t *testing.T) {
+	for _, size := range [][2]int{{120, 60}, {100, 60}, {80, 70}} {
+		m := newModel(size[0], size[1])
+		s := failingMetric()
+		s.Events = append(s.Events, scaleUp(60).Events...)
+		send(m, s)
+		scr := text(m)
+		var texts []string
+		for _, e := range s.Events {
+			texts = append(texts, e.Message)
+		}
+		for _, l := range s.Logs {
+			texts = append(texts, l.Text)
+		}
+		for _, txt := range texts {
+			for _, w := range strings.FieldsFunc(txt, func(r rune) bool { return r == ' ' || r == '-' || r == '|' }) {
+				if !strings.Contains(scr, w) {
+					t.Errorf("%dx%d: %q is cut:\n%s", size[0], size[1], w, scr)
+				}
+			}
+		}
+	}
+}
+
+// Conditions are marked by what they mean: ScaledToZero=False and
+// ScalingLimited=False are normal (✓), a capped count is notable (•), a
+// metric the HPA cannot read is a failure (✗).
+func TestConditionsByMeaning(t *testing.T) {
+	m := newModel(120, 40)
+	s := failingMetric()
+	s.HPA.Conditions = append(s.HPA.Conditions,
+		watch.Condition{Type: "ScaledToZero", Status: "False", Reason: "NotScaledToZero"})
+	s.HPA.Conditions[2] = watch.Condition{Type: "ScalingLimited", Status: "True", Reason: "TooManyReplicas"}
+	send(m, s)
+	mustContain(t, text(m), "✓ AbleToScale    ReadyForNewScale", "✗ ScalingActive  FailedGetPodsMetric",
+		"• ScalingLimited TooManyReplicas", "✓ ScaledToZero   NotScaledToZero")
+	mustContain(t, withProfile(m, colorprofile.ANSI), "\x1b[32m✓\x1b[m ScaledToZero", "\x1b[1;31m✗\x1b[m ScalingActive",
+		"\x1b[36m•\x1b[m ScalingLimited")
+}
+
+// The log follows its newest entry from the entry's first line, keeps
+// following as lines arrive, and stays put once the user scrolls up.
+func TestLogFollowsNewestEntry(t *testing.T) {
+	m := newModel(80, 24)
+	s := failingMetric()
+	send(m, s)
+	mustContain(t, text(m), "…6f7-abcde ! E1126 18:00:02.000000 1", "Error 403: Permission")
+
+	s.Logs = append(s.Logs, watch.LogLine{Seq: 3, Pod: s.AdapterPods[0].Name, Text: "I1126 18:00:03.000000 1 main.go:99] newest line"})
+	send(m, s)
+	mustContain(t, text(m), "main.go:99] newest line")
+
+	press(m, "shift+tab") // the log panel
+	press(m, "up", "up", "up")
+	s.Logs = append(s.Logs, watch.LogLine{Seq: 4, Pod: s.AdapterPods[0].Name, Text: "I1126 18:00:04.000000 1 main.go:99] after scrolling"})
+	send(m, s)
+	if strings.Contains(text(m), "after scrolling") {
+		t.Errorf("the log jumped to the newest line after the user scrolled up:\n%s", text(m))
 	}
 }

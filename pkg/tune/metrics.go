@@ -1,11 +1,6 @@
 package tune
 
-import (
-	"bufio"
-	"bytes"
-	"strconv"
-	"strings"
-)
+import "github.com/infer-hpa/kubectl-infer-hpa/pkg/promtext"
 
 // vLLM's series tune reads from a pod's /metrics.
 const (
@@ -16,39 +11,11 @@ const (
 	MetricPreemptions = "vllm:num_preemptions_total"
 )
 
-// ParseMetrics reads Prometheus text exposition and returns, per metric
-// name, the sum over its series (one engine per pod: one series each).
-func ParseMetrics(body []byte) map[string]float64 {
-	out := map[string]float64{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest := line, ""
-		if i := strings.IndexAny(line, "{ "); i >= 0 {
-			name, rest = line[:i], line[i:]
-		}
-		if strings.HasPrefix(rest, "{") {
-			end := strings.LastIndex(rest, "}")
-			if end < 0 {
-				continue
-			}
-			rest = rest[end+1:]
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			continue
-		}
-		out[name] += v
-	}
-	return out
+// ParseMetrics reads Prometheus text exposition (pkg/promtext) and
+// returns, per metric name, the sum over its series (one engine per pod:
+// one series each). A malformed body is an error.
+func ParseMetrics(body []byte) (map[string]float64, error) {
+	return promtext.Sums(body)
 }
 
 // Gauges are the pod's metrics averaged over a stage.

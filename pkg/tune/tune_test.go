@@ -132,9 +132,11 @@ vllm:num_requests_waiting{engine="0",model_name="m"} 2.5
 vllm:gpu_cache_usage_perc{model_name="m"} 0.4
 vllm:num_preemptions_total{engine="0",model_name="m",reason="a b}c"} 3
 vllm:num_preemptions_total{engine="1"} 1 1700000000000
-garbage line
 `)
-	m := ParseMetrics(body)
+	m, err := ParseMetrics(body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if m[MetricRunning] != 7 || m[MetricWaiting] != 2.5 || m[MetricKVCacheOld] != 0.4 || m[MetricPreemptions] != 4 {
 		t.Errorf("ParseMetrics = %v", m)
 	}
@@ -144,5 +146,8 @@ garbage line
 	a.add(m)
 	if g := a.gauges(); g.Running != 7 || g.KVCacheMetric != MetricKVCacheOld || g.Preemptions != 6 || g.Samples != 2 {
 		t.Errorf("gauges = %+v", g)
+	}
+	if _, err := ParseMetrics([]byte("<html>a web page</html>\n")); err == nil {
+		t.Error("a body that is not Prometheus text must be an error")
 	}
 }

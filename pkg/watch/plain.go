@@ -107,7 +107,7 @@ func (p *PlainPrinter) hpaLines(s Snapshot, first bool, line func(string, ...any
 			if c.Message != "" {
 				msg = ": " + c.Message
 			}
-			line("condition %s=%s %s%s", c.Type, c.Status, c.Reason, msg)
+			line("condition %s=%s %s (%s)%s", c.Type, c.Status, c.Reason, c.Verdict(), msg)
 		}
 	}
 }

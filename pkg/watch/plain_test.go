@@ -38,14 +38,14 @@ func TestPlainPrinterPrintsOneLinePerChange(t *testing.T) {
 		}
 	}
 	want := `2026-11-26T18:00:00Z hpa default/vllm-hpa -> Deployment/vllm min=1 max=5 replicas=1 desired=1 behavior="up: stab 0s; down: stab 300s"
-2026-11-26T18:00:00Z condition ScalingActive=True ValidMetricFound
+2026-11-26T18:00:00Z condition ScalingActive=True ValidMetricFound (normal)
 2026-11-26T18:00:00Z metric vllm:num_requests_running 0.5 (target AverageValue 4)
 2026-11-26T18:00:02Z desired 1 -> 3
-2026-11-26T18:00:02Z condition ScalingActive=True SucceededRescale
+2026-11-26T18:00:02Z condition ScalingActive=True SucceededRescale (normal)
 2026-11-26T18:00:02Z metric vllm:num_requests_running 6.5 (target AverageValue 4)
 2026-11-26T18:00:02Z event Normal SuccessfulRescale HorizontalPodAutoscaler/vllm-hpa: New size: 3
 2026-11-26T18:00:03Z replicas 1 -> 3
-2026-11-26T18:00:03Z condition ScalingActive=True ValidMetricFound
+2026-11-26T18:00:03Z condition ScalingActive=True ValidMetricFound (normal)
 2026-11-26T18:00:03Z pods: forbidden: no RBAC to list/watch pods
 2026-11-26T18:00:03Z adapter-error adapter-1: E 403 denied
 2026-11-26T18:00:04Z metric vllm:num_requests_running error: FailedGetPodsMetric: unable to get metric

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
@@ -38,9 +39,9 @@ func BenchmarkApplyPhase(b *testing.B) {
 	ctx := context.Background()
 	ns := "bench"
 	_ = exec.Command(kubectl, "--kubeconfig", cluster.kubeconfig, "create", "namespace", ns).Run()
-	startStandIn(b)
 	o := kustomize.NewOptions()
-	o.Namespace, o.Deployment, o.WIMode, o.DCGM = ns, "vllm", kustomize.WINone, kustomize.DCGMOff
+	o.Namespace, o.Deployment, o.WIMode, o.DCGM = ns, "vllm", identity.ModeNone, kustomize.DCGMOff
+	o.Complete()
 	res, err := kustomize.Render(o)
 	if err != nil {
 		b.Fatal(err)
@@ -70,12 +71,12 @@ func BenchmarkApplyPhase(b *testing.B) {
 		}
 	}
 	ours := func() {
-		if _, err := a.Apply(ctx, set, objs, nil); err != nil {
+		if _, err := a.Apply(ctx, apply.NewOwnership(clients, set, nil), objs); err != nil {
 			b.Fatal(err)
 		}
 	}
 	clean := func() {
-		if _, err := a.Delete(ctx, set, nil); err != nil {
+		if _, err := a.Delete(ctx, apply.NewOwnership(clients, set, nil)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twinrun"
 )
 
@@ -76,7 +77,7 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 	})
 	ctx := context.Background()
 	g := googleAdmin{t: t, url: os.Getenv(gcp.EnvIAMEndpoint)}
-	wi := gcp.Config{Mode: gcp.ModeGSA, ProjectID: twinProject, Namespace: gcp.DefaultNamespace}.WithDefaults()
+	wi := identity.Config{Mode: identity.ModeGSA, ProjectID: twinProject, Namespace: identity.DefaultNamespace}.WithDefaults()
 	gsa := wi.GSAEmail()
 	monitoring := strings.TrimSuffix(os.Getenv(gcp.EnvMonitoringEndpoint), "/")
 	if g.url == "" || monitoring == "" {
@@ -110,11 +111,11 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 	}
 
 	annotate := func(value string) {
-		patchJSON := `{"metadata":{"annotations":{"` + gcp.KSAAnnotation + `":null}}}`
+		patchJSON := `{"metadata":{"annotations":{"` + identity.KSAAnnotation + `":null}}}`
 		if value != "" {
-			patchJSON = `{"metadata":{"annotations":{"` + gcp.KSAAnnotation + `":"` + value + `"}}}`
+			patchJSON = `{"metadata":{"annotations":{"` + identity.KSAAnnotation + `":"` + value + `"}}}`
 		}
-		if _, err := kube.CoreV1().ServiceAccounts(gcp.DefaultNamespace).Patch(ctx, gcp.DefaultKSA, types.MergePatchType, []byte(patchJSON), metav1.PatchOptions{}); err != nil {
+		if _, err := kube.CoreV1().ServiceAccounts(identity.DefaultNamespace).Patch(ctx, identity.DefaultKSA, types.MergePatchType, []byte(patchJSON), metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,7 +155,7 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 			"adapter/log", "Failed request to stackdriver api"},
 		{"gsa mode, the KSA annotation removed",
 			func() { annotate("") }, func() { annotate(gsa) },
-			"identity/ksa-annotation", "annotate serviceaccount " + gcp.DefaultKSA + " " + gcp.KSAAnnotation + "=" + gsa, "", ""},
+			"identity/ksa-annotation", "annotate serviceaccount " + identity.DefaultKSA + " " + identity.KSAAnnotation + "=" + gsa, "", ""},
 		{"gsa mode, the workloadIdentityUser binding removed",
 			func() { g.member(saPolicy, gcp.RoleWorkloadIdentityUser, wi.KSAMember(), false) },
 			func() { g.member(saPolicy, gcp.RoleWorkloadIdentityUser, wi.KSAMember(), true) },
@@ -213,7 +214,7 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 			t.Fatalf("doctor as %s: exit %d, FAIL %v\n%s\n%s", user, got.r.code, got.fails(), got.table(), got.r.stderr)
 		}
 		for id, want := range map[string]string{
-			"adapter/log":                     "you may not get pods/log in " + gcp.DefaultNamespace,
+			"adapter/log":                     "you may not get pods/log in " + identity.DefaultNamespace,
 			"identity/monitoring-viewer":      "you lack resourcemanager.projects.getIamPolicy on project " + twinProject,
 			"identity/workload-identity-user": "you lack iam.serviceAccounts.getIamPolicy on project " + twinProject,
 		} {
@@ -237,7 +238,7 @@ func TestDoctorAdapterBreaks(t *testing.T) {
 // Deployment makes new ones.
 func restartAdapter(t *testing.T, kube kubernetes.Interface) {
 	t.Helper()
-	err := kube.CoreV1().Pods(gcp.DefaultNamespace).DeleteCollection(context.Background(), metav1.DeleteOptions{},
+	err := kube.CoreV1().Pods(identity.DefaultNamespace).DeleteCollection(context.Background(), metav1.DeleteOptions{},
 		metav1.ListOptions{LabelSelector: "k8s-app=custom-metrics-stackdriver-adapter"})
 	if err != nil {
 		t.Fatal(err)

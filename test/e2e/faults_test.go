@@ -136,7 +136,6 @@ func TestNoRBACForAPIServicesGetsTheList(t *testing.T) {
 func TestAdmissionDenialIsReported(t *testing.T) {
 	needE2E(t)
 	ns := namespace(t, "e2e-admission")
-	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	ctx := context.Background()
 	const msg = "HPAs are frozen in this namespace"
@@ -315,7 +314,6 @@ func withoutCRD(t *testing.T, name string) {
 func TestInterruptedSetupConverges(t *testing.T) {
 	needE2E(t)
 	ns := namespace(t, "e2e-interrupted")
-	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	// 1 parent + 6 identity/RBAC + 2 adapter objects = 9 PATCHes.
 	r := pluginCut(t, cluster.kubeconfig, 9, "setup", "-n", ns, "--skip-iam", "--timeout", "5s")

@@ -1,10 +1,18 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
 
@@ -17,7 +25,6 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 	fake := localGoogle(t)
 
 	ns := namespace(t, "e2e-iam")
-	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	member := "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/twin-project.svc.id.goog/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter"
 
@@ -45,7 +52,7 @@ func TestWorkloadIdentityGrantAndRevoke(t *testing.T) {
 	}
 
 	r = plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--iam", "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "would run: gcloud projects remove-iam-policy-binding twin-project --role=roles/monitoring.viewer") {
+	if r.code != 0 || !strings.Contains(r.stderr, "would run: gcloud projects remove-iam-policy-binding twin-project --role=roles/monitoring.viewer") {
 		t.Fatalf("cleanup --iam --dry-run: %s", r)
 	}
 	if !fake.HasRole(twinProject, member, gcp.RoleMonitoringViewer) {
@@ -67,7 +74,6 @@ func TestPrintGcloud(t *testing.T) {
 	needE2E(t)
 	fake := localGoogle(t)
 	ns := namespace(t, "e2e-gcloud")
-	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 
 	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--timeout", "90s", "--print-gcloud")
@@ -139,7 +145,6 @@ func TestWorkloadPoolFromCluster(t *testing.T) {
 	const pool = "twin-project.hub.svc.id.goog"
 	fake.SetWorkloadPool(twinProject, pool)
 	ns := namespace(t, "e2e-pool")
-	startStandIn(t)
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	member := "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/" + pool + "/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter"
 
@@ -180,5 +185,206 @@ func TestWorkloadPoolFromCluster(t *testing.T) {
 	}
 	if n := fake.Calls(gcpfake.MethodSetProjectPolicy); n != 0 {
 		t.Errorf("setup called setIamPolicy %d times", n)
+	}
+}
+
+// adapterPodState is "NAME RESTARTS LAST_EXIT LAST_REASON WAITING READY" of
+// the adapter's (only, not deleting) pod.
+func adapterPodState(ctx context.Context) (name string, restarts int32, rest string) {
+	pods, err := cluster.kube.CoreV1().Pods("custom-metrics").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=custom-metrics-stackdriver-adapter"})
+	if err != nil {
+		return "", 0, err.Error()
+	}
+	var live []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			live = append(live, p)
+		}
+	}
+	if len(live) != 1 || len(live[0].Status.ContainerStatuses) == 0 {
+		return "", 0, fmt.Sprintf("%d adapter pods, or no container status yet", len(live))
+	}
+	p, cs := live[0], live[0].Status.ContainerStatuses[0]
+	var last, waiting string
+	if term := cs.LastTerminationState.Terminated; term != nil {
+		last = fmt.Sprintf("exit %d %s", term.ExitCode, term.Reason)
+	}
+	if cs.State.Waiting != nil {
+		waiting = cs.State.Waiting.Reason
+	}
+	return p.Name, cs.RestartCount, fmt.Sprintf("last %q waiting %q ready %v", last, waiting, cs.Ready)
+}
+
+// waitChainWorks waits for the adapter pod to be Ready, both APIServices to
+// be Available and the HPA to compute its metric through them.
+func waitChainWorks(t *testing.T, ns, hpa string, within time.Duration) {
+	t.Helper()
+	eventually(t, within, "the real adapter Ready, the APIServices Available, the HPA ScalingActive", func(ctx context.Context) string {
+		if _, _, st := adapterPodState(ctx); !strings.HasSuffix(st, "ready true") {
+			return "adapter: " + st
+		}
+		for _, name := range metricAPIs {
+			u, err := get(ctx, apiServiceGVR, "", name)
+			if err != nil {
+				return err.Error()
+			}
+			if st, reason, msg := condition(u, "Available"); st != "True" {
+				return fmt.Sprintf("APIService %s Available=%s %s %s", name, st, reason, msg)
+			}
+		}
+		h, err := cluster.kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, hpa, metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		for _, c := range h.Status.Conditions {
+			if c.Type == "ScalingActive" && c.Status == corev1.ConditionTrue && len(h.Status.CurrentMetrics) > 0 {
+				return ""
+			}
+			if c.Type == "ScalingActive" {
+				return fmt.Sprintf("HPA ScalingActive=%s %s: %s", c.Status, c.Reason, c.Message)
+			}
+		}
+		return "HPA: no ScalingActive condition yet"
+	})
+}
+
+// grantScript is the grant setup printed as its one remaining step: the
+// indented shell lines (a PROJECT_NUMBER lookup, gcloud commands).
+func grantScript(t *testing.T, out string) string {
+	t.Helper()
+	if i := strings.LastIndex(out, "one step remains:"); i >= 0 {
+		out = out[i:] // (the progress line before it carries the same commands)
+	}
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.TrimSpace(l); strings.HasPrefix(l, "  ") && (strings.HasPrefix(f, "gcloud ") || strings.HasPrefix(f, "PROJECT_NUMBER=")) {
+			lines = append(lines, f)
+		}
+	}
+	if len(lines) == 0 {
+		t.Fatalf("setup printed no gcloud commands:\n%s", out)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestSkipIAMCrashLoopThenGrant: without roles/monitoring.viewer the real
+// adapter exits at start-up. setup --skip-iam applies everything, says the
+// one step that remains (the grant, as gcloud commands) and exits 0; the
+// pod crash-loops with a growing restartCount and the adapter's fatal line
+// in `kubectl logs --previous`. Running the printed gcloud command against
+// the twin's local Google API server makes the next restart stay up, and
+// the APIServices and the HPA work without setup being run again.
+func TestSkipIAMCrashLoopThenGrant(t *testing.T) {
+	needE2E(t)
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not installed (the test grants the role with the command setup prints)")
+	}
+	ns := namespace(t, "e2e-skip-iam")
+	vllmDeployment(t, ns, vllmName, "gemma-server", 8081, true)
+	revokeAdapterViewer(t)
+	t.Cleanup(func() {
+		if r := plugin(t, cluster.kubeconfig, "cleanup", "-n", ns); r.code != 0 {
+			t.Errorf("cleanup: %s", r)
+		}
+	})
+	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam", "--metric", "running=4", "--scrape-interval", "5s", "--timeout", "90s")
+	if r.code != 0 {
+		t.Fatalf("setup --skip-iam: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, "one step remains: the adapter exits until it may read Cloud Monitoring (",
+		"Permission monitoring.metricDescriptors.list denied", "gcloud projects add-iam-policy-binding twin-project",
+		"not waiting for the", "horizontalpodautoscaler.autoscaling/vllm-gemma-deployment created")
+	if strings.Contains(r.stdout, "setup complete") {
+		t.Errorf("setup claims to be complete with the adapter crash-looping:\n%s", r.stdout)
+	}
+
+	var pod string
+	eventually(t, 60*time.Second, "the adapter crash-looping, restartCount 2 or more", func(ctx context.Context) string {
+		name, n, st := adapterPodState(ctx)
+		pod = name
+		if n < 2 || !strings.Contains(st, `last "exit 255 Error"`) || !strings.Contains(st, `waiting "CrashLoopBackOff"`) {
+			return fmt.Sprintf("%s restarts %d %s", name, n, st)
+		}
+		return ""
+	})
+	mustContain(t, "kubectl logs --previous", adapterLogs(t, true), "Failed request to stackdriver api",
+		"Permission monitoring.metricDescriptors.list denied")
+
+	// The grant, exactly as setup printed it, run in a shell by gcloud
+	// against the twin's local Google API server (the environment `twin
+	// exec` gave this process points it there).
+	script := grantScript(t, r.stdout)
+	grant := exec.Command("sh", "-ec", script)
+	grant.Env = append(grant.Environ(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+	out, err := grant.CombinedOutput()
+	t.Logf("$ %s\n%s", script, out)
+	if err != nil {
+		t.Fatalf("the printed grant failed: %v", err)
+	}
+	waitChainWorks(t, ns, vllmName, 60*time.Second)
+	if name, _, _ := adapterPodState(context.Background()); name != pod {
+		t.Errorf("the adapter pod changed (%s -> %s): the grant should have let the same pod's next restart stay up", pod, name)
+	}
+}
+
+// TestGSAModeEndToEnd: the tutorial's Workload Identity (--wi-mode gsa: a
+// Google service account with roles/monitoring.viewer that the adapter's KSA
+// may impersonate) end to end against the twin's local Google API server,
+// with the KSA's own grant taken away so that only the GSA can let the real
+// adapter in: setup creates and grants it, the adapter gets the GSA's token
+// from its GKE metadata server, the chain works and the HPA scales on
+// vllm:num_requests_running under load; cleanup --iam revokes both grants.
+func TestGSAModeEndToEnd(t *testing.T) {
+	needE2E(t)
+	ns := namespace(t, "e2e-gsa")
+	vllmDeployment(t, ns, vllmName, "gemma-server", 8081, true)
+	vllmService(t, ns, "llm-service", "gemma-server", 8081)
+	revokeAdapterViewer(t)
+	cleaned := false
+	t.Cleanup(func() {
+		if !cleaned {
+			plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--iam")
+		}
+	})
+	gsa := identity.DefaultGSAName + "@" + twinProject + ".iam.gserviceaccount.com"
+	ksa := "serviceAccount:" + twinProject + ".svc.id.goog[custom-metrics/custom-metrics-stackdriver-adapter]"
+	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--wi-mode", "gsa", "--metric", "running=4", "--behavior", "tutorial",
+		"--scrape-interval", "5s", "--timeout", "2m")
+	if r.code != 0 {
+		t.Fatalf("setup --wi-mode gsa: %s", r)
+	}
+	mustContain(t, "stdout", r.stdout, gsa, "roles/iam.workloadIdentityUser "+ksa+" granted",
+		"roles/monitoring.viewer serviceAccount:"+gsa+" granted", "the adapter is ready", "the metrics APIs are Available", "setup complete:")
+	ctx := context.Background()
+	sa, err := cluster.kube.CoreV1().ServiceAccounts("custom-metrics").Get(ctx, "custom-metrics-stackdriver-adapter", metav1.GetOptions{})
+	if err != nil || sa.Annotations["iam.gke.io/gcp-service-account"] != gsa {
+		t.Fatalf("the adapter's KSA is not annotated with the GSA: %v %v", sa.GetAnnotations(), err)
+	}
+	waitChainWorks(t, ns, vllmName, 60*time.Second)
+
+	since := time.Now().Add(-time.Second)
+	stop := startLoad(t, cluster.kubeconfig, ns, "llm-service", "--concurrency", "12", "--duration", "3m")
+	eventually(t, 120*time.Second, "a rescale for vllm:num_requests_running", func(ctx context.Context) string {
+		return rescaledFor(ctx, ns, vllmName, since, "vllm:num_requests_running")
+	})
+	stop()
+
+	c := plugin(t, cluster.kubeconfig, "cleanup", "-n", ns, "--iam")
+	cleaned = true
+	if c.code != 0 {
+		t.Fatalf("cleanup --iam: %s", c)
+	}
+	mustContain(t, "stdout", c.stdout, "roles/monitoring.viewer serviceAccount:"+gsa+" revoked", "cleanup complete")
+	client, err := gcp.NewClient(ctx, cluster.google)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := client.ProjectGrants(ctx, twinProject); err != nil || g.Has(gcp.RoleMonitoringViewer, "serviceAccount:"+gsa) {
+		t.Errorf("the GSA still holds roles/monitoring.viewer after cleanup --iam (%v)", err)
+	}
+	if ok, err := client.ServiceAccountExists(ctx, twinProject, gsa); err == nil && ok {
+		if g, err := client.ServiceAccountGrants(ctx, twinProject, gsa); err != nil || g.Has(gcp.RoleWorkloadIdentityUser, ksa) {
+			t.Errorf("the KSA may still impersonate the GSA after cleanup --iam (%v)", err)
+		}
 	}
 }

@@ -18,8 +18,6 @@ func TestKEDAExternalMetricsUntouched(t *testing.T) {
 	needE2E(t)
 	const name = "v1beta1.external.metrics.k8s.io"
 	ns := namespace(t, "e2e-keda")
-	adapter := startStandIn(t)
-	adapter.setLoad(runningMetric, "1")
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
 	ctx := context.Background()
 	keda := &unstructured.Unstructured{Object: map[string]any{
@@ -79,7 +77,7 @@ func TestKEDAExternalMetricsUntouched(t *testing.T) {
 	// ...and the real cleanup runs without it: an APIService that is not
 	// Available (this one has no Service behind it) blocks every namespace
 	// deletion in Kubernetes (NamespaceDeletionDiscoveryFailure), so the
-	// stand-in KEDA goes before cleanup deletes custom-metrics.
+	// fake KEDA goes before cleanup deletes custom-metrics.
 	if err := cluster.dyn.Resource(apiServiceGVR).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func modelStep(c int) time.Duration {
 }
 
 // simTwin starts a twin of its own with simulated vLLM servers, and a GPU
-// node for each pod the subtests run (3 + 1 + 1, one spare).
+// node for each pod the subtests run (3 + 1 + 1 + 1).
 func simTwin(t *testing.T) (string, kubernetes.Interface) {
 	t.Helper()
 	dir := t.TempDir()
@@ -83,6 +83,13 @@ func simTwin(t *testing.T) (string, kubernetes.Interface) {
 // Service in front of it, on port 8000.
 func simDeployment(t *testing.T, kube kubernetes.Interface, ns, name string, replicas int32, args ...string) {
 	t.Helper()
+	simDeploymentSelecting(t, kube, ns, name, replicas, &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}, args...)
+}
+
+// simDeploymentSelecting is simDeployment with the Deployment's selector
+// given (its pods are labelled app=NAME).
+func simDeploymentSelecting(t *testing.T, kube kubernetes.Interface, ns, name string, replicas int32, sel *metav1.LabelSelector, args ...string) {
+	t.Helper()
 	ctx := context.Background()
 	labels := map[string]string{"app": name}
 	gpu := corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}
@@ -90,7 +97,7 @@ func simDeployment(t *testing.T, kube kubernetes.Interface, ns, name string, rep
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Selector: sel,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
@@ -138,6 +145,34 @@ func simDeployment(t *testing.T, kube kubernetes.Interface, ns, name string, rep
 		}
 		return ""
 	})
+}
+
+// demoTwin starts `twin up --demo` of its own with the given flags (the
+// tutorial's Deployment and Service, the metrics pipeline, the local Google
+// API server whose endpoints it sets for the test), stopped at cleanup.
+func demoTwin(t *testing.T, flags ...string) (string, kubernetes.Interface) {
+	t.Helper()
+	dir := t.TempDir()
+	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
+	twinBin, err := twinrun.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"up", "--demo", "--state-dir", state, "--kubeconfig-out", kubeconfig}, flags...)
+	if out, err := exec.Command(twinBin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("twin up --demo: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(twinBin, "down", "--state-dir", state).CombinedOutput(); err != nil {
+			t.Errorf("twin down: %v\n%s", err, out)
+		}
+	})
+	setEnvFile(t, filepath.Join(state, "twin.env"))
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfig, kubernetes.NewForConfigOrDie(cfg)
 }
 
 type loadJSON struct {
@@ -211,6 +246,29 @@ func TestLoadTuneSimulated(t *testing.T) {
 		r = plugin(t, kubeconfig, "load", "svc/vllm", "-n", ns, "--duration", "10s", "--model", "llama")
 		if r.code != 1 || !strings.Contains(r.stderr, `model "llama" is not served`) || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("want a one-line error: %s", r)
+		}
+	})
+
+	t.Run("DeploymentSelectingWithMatchExpressions", func(t *testing.T) {
+		// The spare GPU node: a Deployment whose selector has no
+		// matchLabels is a target of load and tune like any other.
+		sel := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"exprs"}}}}
+		simDeploymentSelecting(t, kube, ns, "exprs", 1, sel)
+		r := plugin(t, kubeconfig, append([]string{"load", "deploy/exprs", "--concurrency", "2", "--duration", "4s", "-o", "json"}, common...)...)
+		if r.code != 0 {
+			t.Fatalf("load: %s", r)
+		}
+		var rep loadJSON
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Stages) != 1 {
+			t.Fatalf("report: %v\n%s", err, r.stdout)
+		}
+		if st := rep.Stages[0]; st.OK < 10 || len(st.Errors) != 0 || len(st.ByEndpoint) != 1 {
+			t.Errorf("load deploy/exprs: ok %d, errors %v, served by %v: want one pod, no errors", st.OK, st.Errors, st.ByEndpoint)
+		}
+		r = plugin(t, kubeconfig, append([]string{"tune", "exprs", "--max-concurrency", "2", "--stage-duration", "2s"}, common...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "--metric running=") {
+			t.Errorf("tune exprs: %s", r)
 		}
 	})
 
@@ -301,28 +359,7 @@ func TestLoadTuneSimulated(t *testing.T) {
 // against that live HPA without changing it.
 func TestTuneApplySimulated(t *testing.T) {
 	needE2E(t)
-	dir := t.TempDir()
-	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
-	twinBin, err := twinrun.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(twinBin, "up", "--demo", "--state-dir", state, "--kubeconfig-out", kubeconfig,
-		"--gpu-nodes", "2", "--model-load-delay", "1s", "--sim-speed", "2").CombinedOutput()
-	if err != nil {
-		t.Fatalf("twin up --demo: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(twinBin, "down", "--state-dir", state).CombinedOutput(); err != nil {
-			t.Errorf("twin down: %v\n%s", err, out)
-		}
-	})
-	setEnvFile(t, filepath.Join(state, "twin.env"))
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube := kubernetes.NewForConfigOrDie(cfg)
+	kubeconfig, kube := demoTwin(t, "--gpu-nodes", "2", "--model-load-delay", "1s", "--sim-speed", "2")
 	waitVLLMReady(t, kube)
 	args := []string{"tune", "-n", "default", "--max-concurrency", "4", "--stage-duration", "2s", "--output-tokens", "16"}
 	r := plugin(t, kubeconfig, append(args, "--apply")...)

@@ -50,17 +50,18 @@ func TestConflictsAndTimeouts(t *testing.T) {
 	needE2E(t)
 	ns := namespace(t, "e2e-conflict")
 	vllmDeployment(t, ns, "vllm", "vllm", 8000, true)
-	t.Run("timeout names the stuck APIService", func(t *testing.T) {
-		// No stand-in adapter behind the Service: the APIServices never
-		// become Available.
-		r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam", "--timeout", "3s")
+	t.Run("timeout names the stuck adapter", func(t *testing.T) {
+		// Without the role the real adapter exits at start-up; with
+		// --wi-mode none setup does not put that down to IAM left to the
+		// user (as --skip-iam does), so the wait runs out.
+		revokeAdapterViewer(t)
+		r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--wi-mode", "none", "--timeout", "5s")
 		if r.code == 0 {
-			t.Fatalf("setup succeeded without an adapter: %s", r)
+			t.Fatalf("setup succeeded with an adapter that cannot start: %s", r)
 		}
-		mustContain(t, "stderr", r.stderr, "timed out after 3s waiting for the metrics APIs to be Available",
-			"apiservice.apiregistration.k8s.io/v1beta1.custom.metrics.k8s.io: Available=False")
+		mustContain(t, "stderr", r.stderr, "timed out after 5s waiting for the adapter to be ready",
+			"deployment.apps/custom-metrics-stackdriver-adapter")
 	})
-	startStandIn(t)
 	r := plugin(t, cluster.kubeconfig, "setup", "-n", ns, "--skip-iam", "--timeout", "60s")
 	if r.code != 0 {
 		t.Fatalf("setup: %s", r)

@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/apply"
 )
@@ -19,20 +22,22 @@ const (
 )
 
 // TestSetupEndToEnd is the tutorial on the twin: setup, the chain works
-// and scales the Deployment, reruns change nothing, a changed option
-// prunes, cleanup leaves nothing of ours and nothing else touched.
+// (simulated vLLM → Managed Prometheus → Cloud Monitoring → the real
+// adapter → the HPA controller) and scales the Deployment under load,
+// reruns change nothing, a changed option prunes, cleanup leaves nothing
+// of ours and nothing else touched. The role is granted out of band
+// (TestMain), as --skip-iam expects.
 func TestSetupEndToEnd(t *testing.T) {
 	needE2E(t)
 	ns := namespace(t, "e2e-tutorial")
-	adapter := startStandIn(t)
-	adapter.setLoad(runningMetric, "1")
 	vllmDeployment(t, ns, vllmName, "gemma-server", 8081, true)
+	vllmService(t, ns, "llm-service", "gemma-server", 8081)
 	bystander, err := cluster.kube.CoreV1().ConfigMaps(ns).Create(context.Background(),
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bystander"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"-n", ns, "--metric", "running=4", "--behavior", "tutorial"}
+	base := []string{"-n", ns, "--metric", "running=4", "--behavior", "tutorial", "--scrape-interval", "5s"}
 	args := append([]string{"setup", "--skip-iam", "--timeout", "90s"}, base...)
 	gpuBase := append(append([]string{}, base...), "--metric", "gpu-util=60")
 
@@ -89,14 +94,16 @@ func TestSetupEndToEnd(t *testing.T) {
 			}
 			return "no ScalingActive condition yet"
 		})
-		if adapter.served(runningMetric) == 0 {
-			t.Fatal("the HPA controller never asked the adapter for the metric")
-		}
+		mustContain(t, "the adapter's log", adapterLogs(t, false), "filter_builder.go", "Query with filter(s)",
+			`metric.type = \"prometheus.googleapis.com/vllm:num_requests_running/gauge\"`, `resource.labels.namespace = \"e2e-tutorial\"`)
 	})
 
 	t.Run("load scales the Deployment up", func(t *testing.T) {
-		adapter.setLoad(runningMetric, "12")
-		eventually(t, 90*time.Second, "the HPA controller scales the Deployment above 1", func(ctx context.Context) string {
+		// 12 requests in flight on one pod at a target of 4 per pod.
+		since := time.Now().Add(-time.Second)
+		stop := startLoad(t, cluster.kubeconfig, ns, "llm-service", "--concurrency", "12", "--duration", "3m")
+		defer stop()
+		eventually(t, 120*time.Second, "the HPA controller scales the Deployment above 1 for vllm:num_requests_running", func(ctx context.Context) string {
 			d, err := cluster.kube.AppsV1().Deployments(ns).Get(ctx, vllmName, metav1.GetOptions{})
 			if err != nil {
 				return err.Error()
@@ -104,9 +111,8 @@ func TestSetupEndToEnd(t *testing.T) {
 			if *d.Spec.Replicas < 2 {
 				return fmt.Sprintf("replicas %d", *d.Spec.Replicas)
 			}
-			return ""
+			return rescaledFor(ctx, ns, vllmName, since, "vllm:num_requests_running")
 		})
-		adapter.setLoad(runningMetric, "1")
 	})
 
 	t.Run("rerun changes nothing and sends no write", func(t *testing.T) {
@@ -153,18 +159,43 @@ func TestSetupEndToEnd(t *testing.T) {
 		mustNotExist(t, clusterRules, "", "infer-hpa-dcgm-gpu-util")
 	})
 
+	t.Run("--dcgm self without exporter pods fails the preflight", func(t *testing.T) {
+		// The twin runs GKE's managed exporter, whose pods our dcgm-self
+		// ClusterPodMonitoring would not select.
+		r := plugin(t, cluster.kubeconfig, append(append([]string{}, gpu...), "--dcgm", "self")...)
+		oneLineError(t, r, "preflight failed")
+		mustContain(t, "stderr", r.stderr, "[FAIL] DCGM exporter: --dcgm self scrapes pods labelled app.kubernetes.io/name=nvidia-dcgm-exporter",
+			"--dcgm managed")
+		noWrites(t, r)
+	})
+
 	t.Run("a new option applies only the difference", func(t *testing.T) {
 		r := plugin(t, cluster.kubeconfig, gpu...)
 		if r.code != 0 {
 			t.Fatalf("setup: %s", r)
 		}
+		// The twin's simulation runs GKE's managed DCGM exporter (its
+		// DaemonSet and ClusterPodMonitoring in gke-managed-system), so
+		// setup only adds the rules that record the HPA's GPU metric.
+		mustContain(t, "stderr", r.stderr, "discovered: --dcgm managed (GKE's managed DCGM exporter runs)")
 		mustContain(t, "stdout", r.stdout, "clusterrules.monitoring.googleapis.com/infer-hpa-dcgm-gpu-util created",
-			"clusterpodmonitoring.monitoring.googleapis.com/infer-hpa-dcgm-exporter created",
 			"horizontalpodautoscaler.autoscaling/vllm-gemma-deployment configured",
 			"deployment.apps/custom-metrics-stackdriver-adapter unchanged")
-		if n := r.reqs.count("PATCH"); n != 4 {
-			t.Errorf("want 4 PATCHes (parent, 2 new objects, HPA), got %d: %v", n, r.reqs.writes())
+		if n := r.reqs.count("PATCH"); n != 3 {
+			t.Errorf("want 3 PATCHes (parent, the new rules, HPA), got %d: %v", n, r.reqs.writes())
 		}
+	})
+
+	t.Run("gpu-util from the simulated DCGM scales the Deployment", func(t *testing.T) {
+		// 3 requests in flight keep the GPUs busy (~100% > 60) while
+		// vllm:num_requests_running stays below 4 per pod: only gpu-util
+		// asks for more replicas.
+		since := time.Now().Add(-time.Second)
+		stop := startLoad(t, cluster.kubeconfig, ns, "llm-service", "--concurrency", "3", "--duration", "3m")
+		defer stop()
+		eventually(t, 120*time.Second, "a rescale for gpu-util", func(ctx context.Context) string {
+			return rescaledFor(ctx, ns, vllmName, since, "infer_hpa:dcgm_fi_dev_gpu_util")
+		})
 	})
 
 	t.Run("dropping the option prunes what it needed", func(t *testing.T) {
@@ -172,10 +203,11 @@ func TestSetupEndToEnd(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("setup: %s", r)
 		}
-		mustContain(t, "stdout", r.stdout, "clusterrules.monitoring.googleapis.com/infer-hpa-dcgm-gpu-util pruned",
-			"clusterpodmonitoring.monitoring.googleapis.com/infer-hpa-dcgm-exporter pruned")
+		mustContain(t, "stdout", r.stdout, "clusterrules.monitoring.googleapis.com/infer-hpa-dcgm-gpu-util pruned")
 		mustNotExist(t, clusterRules, "", "infer-hpa-dcgm-gpu-util")
-		mustNotExist(t, cpmGVR, "", "infer-hpa-dcgm-exporter")
+		if _, err := get(context.Background(), cpmGVR, "", "gke-managed-dcgm-exporter"); err != nil {
+			t.Errorf("GKE's ClusterPodMonitoring of its DCGM exporter is gone: %v", err)
+		}
 	})
 
 	t.Run("cleanup --dry-run lists and writes nothing", func(t *testing.T) {
@@ -236,4 +268,82 @@ func TestSetupEndToEnd(t *testing.T) {
 			t.Errorf("second cleanup sent writes: %v", w)
 		}
 	})
+}
+
+// vllmService puts a Service on port 8000 in front of the pods app=APP,
+// to their port targetPort (the load goes through it, as the tutorial's).
+func vllmService(t *testing.T, ns, name, app string, targetPort int32) {
+	t.Helper()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": app},
+			Ports: []corev1.ServicePort{{Port: 8000, TargetPort: intstr.FromInt32(targetPort)}}},
+	}
+	if _, err := cluster.kube.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startLoad runs the plugin's own load generator (the built binary; shape
+// flags such as --concurrency 12 --duration 3m, or --stages) against the
+// simulated vLLM servers behind a Service until stop is called or the load
+// ends.
+func startLoad(t *testing.T, kubeconfig, ns, svc string, shape ...string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, mustPluginBinary(t), append([]string{"--kubeconfig", kubeconfig, "load", "svc/" + svc, "-n", ns,
+		"--output-tokens", "64", "--plain"}, shape...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	return func() {
+		cancel()
+		<-done
+		t.Logf("kubectl infer-hpa load svc/%s -n %s %s:\n%s", svc, ns, strings.Join(shape, " "), out.String())
+	}
+}
+
+// adapterLogs is the log of the (first) real adapter pod's container, or of
+// its previous run.
+func adapterLogs(t *testing.T, previous bool) string {
+	t.Helper()
+	ctx := context.Background()
+	pods, err := cluster.kube.CoreV1().Pods("custom-metrics").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=custom-metrics-stackdriver-adapter"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("no adapter pod: %v", err)
+	}
+	b, err := cluster.kube.CoreV1().Pods("custom-metrics").GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{Previous: previous}).DoRaw(ctx)
+	if err != nil {
+		t.Fatalf("logs of %s (previous %v): %v", pods.Items[0].Name, previous, err)
+	}
+	return string(b)
+}
+
+// rescaledFor is "" once the HPA has rescaled since then because the named
+// metric was above its target (the HPA controller's SuccessfulRescale
+// event), else what it has seen.
+func rescaledFor(ctx context.Context, ns, hpa string, since time.Time, metric string) string {
+	evs, err := cluster.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=HorizontalPodAutoscaler,involvedObject.name=" + hpa})
+	if err != nil {
+		return err.Error()
+	}
+	var seen []string
+	for _, e := range evs.Items {
+		last := e.LastTimestamp.Time
+		if e.EventTime.After(last) {
+			last = e.EventTime.Time
+		}
+		if e.Reason != "SuccessfulRescale" || last.Before(since) {
+			continue
+		}
+		if strings.Contains(e.Message, metric+"|gauge above target") {
+			return ""
+		}
+		seen = append(seen, e.Message)
+	}
+	return fmt.Sprintf("no SuccessfulRescale for %s since %s (saw %q)", metric, since.Format(time.TimeOnly), seen)
 }

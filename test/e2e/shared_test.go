@@ -14,7 +14,6 @@ import (
 func TestSharedAdapterAcrossSetups(t *testing.T) {
 	needE2E(t)
 	a, b := namespace(t, "e2e-shared-a"), namespace(t, "e2e-shared-b")
-	startStandIn(t)
 	vllmDeployment(t, a, "vllm", "vllm", 8000, true)
 	vllmDeployment(t, b, "vllm", "vllm", 8000, true)
 	for _, ns := range []string{a, b} {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -51,10 +52,9 @@ func TestWatchBenchmark(t *testing.T) {
 	if d, err := time.ParseDuration(os.Getenv("INFER_HPA_BENCH_IDLE")); err == nil {
 		idle = d
 	}
+	// The real adapter logs a query line per HPA sync (2 s), which watch's
+	// log panel tails: idle means no load, not a silent adapter.
 	w := newTutorialWorld(t, "bench-watch")
-	w.adapter.mu.Lock()
-	w.adapter.onServe = nil // a quiet adapter: idle means idle
-	w.adapter.mu.Unlock()
 	ctx := context.Background()
 	hpas := cluster.kube.AutoscalingV2().HorizontalPodAutoscalers(w.ns)
 	eventually(t, 60*time.Second, "the HPA to read its metric", func(ctx context.Context) string {
@@ -78,9 +78,11 @@ func TestWatchBenchmark(t *testing.T) {
 	// Frame delay. With no metric the HPA controller keeps whatever
 	// desiredReplicas says (it only writes conditions), so the test's writes
 	// stand until the next one.
-	w.adapter.mu.Lock()
-	delete(w.adapter.total, runningMetric)
-	w.adapter.mu.Unlock()
+	// A metric nobody records: the real adapter answers no values.
+	lost := `{"spec":{"metrics":[{"type":"Pods","pods":{"metric":{"name":"prometheus.googleapis.com|vllm:e2e_not_recorded|gauge"},"target":{"type":"AverageValue","averageValue":"4"}}}]}}`
+	if _, err := hpas.Patch(ctx, vllmName, types.MergePatchType, []byte(lost), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 30*time.Second, "the HPA to lose its metric", func(ctx context.Context) string {
 		h, err := hpas.Get(ctx, vllmName, metav1.GetOptions{})
 		if err != nil {
@@ -124,7 +126,10 @@ func TestWatchBenchmark(t *testing.T) {
 	}
 
 	// Idle: the metric back, let the HPA settle, then nothing changes.
-	w.setTotal(1)
+	back := strings.Replace(lost, "vllm:e2e_not_recorded", "vllm:num_requests_running", 1)
+	if _, err := hpas.Patch(ctx, vllmName, types.MergePatchType, []byte(back), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 30*time.Second, "the HPA to be ScalingActive again", func(ctx context.Context) string {
 		h, err := hpas.Get(ctx, vllmName, metav1.GetOptions{})
 		if err != nil {

@@ -21,9 +21,9 @@ import (
 // TestWatchScaleUpSimulated is the tutorial's section IV on a twin of its
 // own started with `twin up --demo`: simulated vLLM servers behind
 // vllm-gemma-deployment and vllm-service, the Managed Prometheus emulation
-// scraping them, the stand-in Stackdriver adapter (which checks Workload
-// Identity in the local Google API server and logs its queries to the
-// adapter pod) and the real HPA controller. `setup` wires it, `twin load`
+// scraping them, the local Cloud Monitoring, the real Stackdriver adapter
+// (its identity checked in the local Google API server by its GKE metadata
+// server; its log is the adapter pod's) and the real HPA controller. `setup` wires it, `twin load`
 // drives 12 concurrent requests through the Service (3 pods' worth at 4
 // running per pod), and `watch` must show the scale-up.
 func TestWatchScaleUpSimulated(t *testing.T) {

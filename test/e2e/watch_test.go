@@ -15,12 +15,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/intstr"
-
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/gcpfake"
 )
@@ -29,43 +23,25 @@ import (
 // capture to (the README's screen comes from there).
 const EnvWatchCapture = "INFER_HPA_WATCH_CAPTURE"
 
-var clusterLogsGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "clusterlogs"}
-
 // tutorialWorld is the tutorial's starting point on the twin, made by
-// `kubectl infer-hpa setup` with Workload Identity granted in the local
-// Google API server: the vLLM Deployment (1 replica) and its Service, the
-// stand-in adapter (whose answers are logged to the adapter pod's log), and
-// an HPA on vllm:num_requests_running at 4 per pod, 1–5 replicas.
+// `kubectl infer-hpa setup` with Workload Identity granted in a local
+// Google API server of the test's own (the adapter's identity is checked in
+// the twin's, where TestMain granted it): the vLLM Deployment (1 replica,
+// simulated vLLM) and its Service, the real adapter, and an HPA on
+// vllm:num_requests_running at 4 per pod, 1–5 replicas.
 type tutorialWorld struct {
-	ns      string
-	adapter *standIn
-	logFile string
+	ns string
 }
 
 func newTutorialWorld(t *testing.T, ns string) *tutorialWorld {
 	t.Helper()
 	fake := localGoogle(t)
 
-	w := &tutorialWorld{ns: namespace(t, ns), adapter: startStandIn(t)}
-	w.logFile = adapterLogFile(t)
-	w.adapter.mu.Lock()
-	w.adapter.onServe = func(metric, ns string, pods int, value string) {
-		appendCRILog(w.logFile, fmt.Sprintf("I%s       1 provider.go:112] served %s in %s: %d pods, %s each",
-			time.Now().UTC().Format("0102 15:04:05.000000"), shortMetric(metric), ns, pods, value))
-	}
-	w.adapter.mu.Unlock()
-	w.setTotal(1)
+	w := &tutorialWorld{ns: namespace(t, ns)}
 	vllmDeployment(t, w.ns, vllmName, "gemma-server", 8081, true)
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "llm-service"},
-		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "gemma-server"},
-			Ports: []corev1.ServicePort{{Port: 8000, TargetPort: intstr.FromInt32(8081)}}},
-	}
-	if _, err := cluster.kube.CoreV1().Services(w.ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	vllmService(t, w.ns, "llm-service", "gemma-server", 8081)
 	r := plugin(t, cluster.kubeconfig, "setup", "-n", w.ns, "--metric", "running=4", "--behavior", "tutorial",
-		"--min", "1", "--max", "5", "--timeout", "90s")
+		"--min", "1", "--max", "5", "--scrape-interval", "5s", "--timeout", "90s")
 	if r.code != 0 {
 		t.Fatalf("setup: %s", r)
 	}
@@ -84,11 +60,13 @@ func newTutorialWorld(t *testing.T, ns string) *tutorialWorld {
 const twinProject = "twin-project"
 
 // localGoogle serves the local IAM + Cloud Resource Manager stand-in with
-// the twin's project and points the plugin at it for the test.
+// the twin's project and points the plugin at it for the test (to count
+// and fault its calls); the twin's own, which the adapter's metadata
+// server asks, is left as TestMain set it.
 func localGoogle(t *testing.T) *gcpfake.Server {
 	t.Helper()
 	fake := gcpfake.New()
-	fake.AddProject(twinProject, 123456789012)
+	fake.AddProject(twinProject, twinProjectNumber)
 	fake.AddCluster(twinProject, "us-central1", "twin", true) // the twin's context, gke_twin-project_us-central1_twin
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
@@ -96,75 +74,6 @@ func localGoogle(t *testing.T) *gcpfake.Server {
 	t.Setenv(gcp.EnvCRMEndpoint, srv.URL+"/")
 	t.Setenv(gcp.EnvContainerEndpoint, srv.URL+"/")
 	return fake
-}
-
-// setTotal sets the requests running over all the Deployment's pods.
-func (w *tutorialWorld) setTotal(v float64) {
-	w.adapter.mu.Lock()
-	w.adapter.total[runningMetric] = v
-	w.adapter.mu.Unlock()
-}
-
-// ramp sets the load (requests running over all pods) to each value in
-// turn, holding each for step, until ctx ends.
-func (w *tutorialWorld) ramp(ctx context.Context, step time.Duration, values ...float64) {
-	for _, v := range values {
-		w.setTotal(v)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(step):
-		}
-	}
-}
-
-func shortMetric(m string) string {
-	if parts := strings.Split(m, "|"); len(parts) == 3 {
-		return parts[1]
-	}
-	return m
-}
-
-// adapterLogFile gives every pod in custom-metrics (the adapter's) a log
-// file through kwok's ClusterLogs; kwok serves it to `kubectl logs -f` and
-// to watch's log tail as the container's log.
-func adapterLogFile(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "adapter.log")
-	if err := os.WriteFile(path, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	name := "infer-hpa-e2e-adapter-log"
-	obj := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
-		"metadata": map[string]any{"name": name},
-		"spec": map[string]any{
-			"selector": map[string]any{"matchNamespaces": []any{"custom-metrics"}},
-			"logs":     []any{map[string]any{"containers": []any{"pod-custom-metrics-stackdriver-adapter"}, "logsFile": path, "follow": true}},
-		},
-	}}
-	res := cluster.dyn.Resource(clusterLogsGVR)
-	_ = res.Delete(context.Background(), name, metav1.DeleteOptions{})
-	if _, err := res.Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("ClusterLogs for the stand-in adapter: %v", err)
-	}
-	t.Cleanup(func() { _ = res.Delete(context.Background(), name, metav1.DeleteOptions{}) })
-	appendCRILog(path, "I"+time.Now().UTC().Format("0102 15:04:05.000000")+"       1 main.go:92] stand-in adapter serving custom.metrics.k8s.io")
-	return path
-}
-
-var logMu sync.Mutex
-
-// appendCRILog appends a line in the CRI log format kwok reads.
-func appendCRILog(path, line string) {
-	logMu.Lock()
-	defer logMu.Unlock()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	fmt.Fprintf(f, "%s stdout F %s\n", time.Now().UTC().Format(time.RFC3339Nano), line)
 }
 
 // pluginBinary builds kubectl-infer_hpa once (or takes $INFER_HPA_PLUGIN_BIN).
@@ -239,16 +148,22 @@ var (
 	plainRescaled = regexp.MustCompile(`(?m) replicas \d+ -> ([3-9]|\d\d+)$`)
 )
 
-// TestWatchScaleUp: the tutorial's section IV on the twin, with the test's
-// stand-in adapter. `watch` runs in tmux at 120×40 while the load rises and
-// the real HPA controller scales the Deployment from 1 to 3 replicas.
+// TestWatchScaleUp: the tutorial's section IV on the shared twin. `watch`
+// runs in tmux at 120×40 while the plugin's load generator steps the
+// requests in flight up to 12 and the real HPA controller, through the real
+// adapter, scales the Deployment from 1 to 3 replicas; the log panel shows
+// the real adapter's query lines.
 func TestWatchScaleUp(t *testing.T) {
 	needE2E(t)
 	w := newTutorialWorld(t, "e2e-watch")
 	watchScaleUp(t, scaleUpCase{
-		kubeconfig: cluster.kubeconfig, namespace: w.ns, adapterLine: "provider.go:112] served",
-		drive: func(ctx context.Context) { w.ramp(ctx, 3*time.Second, 1, 2, 4, 6, 9, 12) },
-		// (12 requests at a target of 4 per pod ask for 3 replicas.)
+		kubeconfig: cluster.kubeconfig, namespace: w.ns, adapterLine: "filter_builder.go",
+		drive: func(ctx context.Context) {
+			// (12 requests at a target of 4 per pod ask for 3 replicas.)
+			stop := startLoad(t, cluster.kubeconfig, w.ns, "llm-service", "--stages", "2x3s,4x3s,6x3s,9x3s,12x3m")
+			<-ctx.Done()
+			stop()
+		},
 	})
 }
 

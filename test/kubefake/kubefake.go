@@ -6,15 +6,18 @@
 package kubefake
 
 import (
+	"strconv"
 	"strings"
 	"sync/atomic"
 
 	authv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
@@ -67,7 +70,13 @@ type Cluster struct {
 // unstructured ones (for the dynamic client).
 func New(typed []runtime.Object, dyn ...*unstructured.Unstructured) *Cluster {
 	c := &Cluster{Kube: fake.NewClientset(typed...)}
-	mapper := meta.NewDefaultRESTMapper(nil)
+	var gvs []schema.GroupVersion
+	for _, k := range Kinds {
+		gvs = append(gvs, k.GVK.GroupVersion())
+	}
+	// With default versions, a kind maps without one too (as the
+	// discovery mapper does), which listing an inventory's kinds needs.
+	mapper := meta.NewDefaultRESTMapper(gvs)
 	listKinds := map[schema.GroupVersionResource]string{}
 	served := map[string]*metav1.APIResourceList{}
 	for _, k := range Kinds {
@@ -90,6 +99,7 @@ func New(typed []runtime.Object, dyn ...*unstructured.Unstructured) *Cluster {
 		objs[i] = o
 	}
 	c.Dynamic = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds, objs...)
+	c.Dynamic.PrependReactor("patch", "*", c.serverSideApply)
 	disc := c.Kube.Discovery().(*fakediscovery.FakeDiscovery)
 	for _, l := range served {
 		disc.Resources = append(disc.Resources, l)
@@ -133,4 +143,64 @@ func Object(apiVersion, kind, namespace, name string, labels map[string]string, 
 		u.Object["spec"] = spec
 	}
 	return u
+}
+
+// serverSideApply answers apply patches, which the fake dynamic client
+// refuses for objects that do not exist: it creates the object, or merges
+// the patch into the live one (maps key by key, lists replaced), and with
+// a dry run stores nothing. There are no managed fields, so no conflicts.
+func (c *Cluster) serverSideApply(a k8stesting.Action) (bool, runtime.Object, error) {
+	p, ok := a.(k8stesting.PatchActionImpl)
+	if !ok || p.GetPatchType() != types.ApplyPatchType {
+		return false, nil, nil
+	}
+	desired := &unstructured.Unstructured{}
+	if err := desired.UnmarshalJSON(p.GetPatch()); err != nil {
+		return true, nil, apierrors.NewBadRequest(err.Error())
+	}
+	gvr, ns, dry := p.GetResource(), p.GetNamespace(), len(p.GetPatchOptions().DryRun) > 0
+	tracker := c.Dynamic.Tracker()
+	old, err := tracker.Get(gvr, ns, p.GetName())
+	if apierrors.IsNotFound(err) {
+		desired.SetNamespace(ns)
+		desired.SetResourceVersion("1")
+		if !dry {
+			err = tracker.Create(gvr, desired, ns)
+		}
+		return true, desired, err
+	}
+	if err != nil {
+		return true, nil, err
+	}
+	live, err := runtime.DefaultUnstructuredConverter.ToUnstructured(old)
+	if err != nil {
+		return true, nil, err
+	}
+	merged := &unstructured.Unstructured{Object: mergeMaps(live, desired.Object)}
+	if !dry {
+		rv, _ := strconv.Atoi(merged.GetResourceVersion())
+		merged.SetResourceVersion(strconv.Itoa(rv + 1))
+		err = tracker.Update(gvr, merged, ns)
+	}
+	return true, merged, err
+}
+
+func mergeMaps(live, patch map[string]any) map[string]any {
+	out := make(map[string]any, len(live))
+	for k, v := range live {
+		out[k] = v
+	}
+	for k, v := range patch {
+		pm, pok := v.(map[string]any)
+		lm, lok := out[k].(map[string]any)
+		switch {
+		case v == nil:
+			delete(out, k)
+		case pok && lok:
+			out[k] = mergeMaps(lm, pm)
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -25,7 +25,7 @@ const AdapterBinary = "custom-metrics-stackdriver-adapter"
 // emulation (package gmp), the local Cloud Monitoring API it feeds
 // (package cloudmonitoring), and the real adapter run for every adapter pod
 // (package adapterpod) with a GKE metadata server each (package
-// metadataserver). See the README section "The local GKE twin".
+// metadataserver). See docs/twin.md.
 type MetricsOptions struct {
 	// IngestionDelay: a point becomes queryable this long after it was
 	// scraped or recorded (Cloud Monitoring's lag).

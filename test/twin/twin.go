@@ -1,6 +1,6 @@
 // Package twin runs a local twin of a GKE cluster: real etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake,
-// GKE-shaped GPU nodes), all on loopback. See README ("The local GKE twin").
+// GKE-shaped GPU nodes), all on loopback. See docs/twin.md.
 package twin
 
 import (

@@ -8,7 +8,7 @@
 // gives the container a kubelet's life: restarts with CrashLoopBackOff,
 // restartCount, lastState.terminated, readiness from the rendered
 // readinessProbe, and its output in the pod's log in CRI format (kubectl
-// logs and --previous). See the README section "The local GKE twin".
+// logs and --previous). See docs/twin.md.
 package adapterpod
 
 import (

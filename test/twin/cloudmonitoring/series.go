@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/gmp"
@@ -29,7 +30,7 @@ func metricType(sr gmp.Series) string {
 	if kind == "" {
 		kind = gmp.Gauge
 	}
-	return prometheusDomain + sr.Labels.Get(labels.MetricName) + "/" + string(kind)
+	return prometheusDomain + sr.Labels.Get(model.MetricNameLabel) + "/" + string(kind)
 }
 
 func metricKind(k gmp.Kind) string {
@@ -44,7 +45,7 @@ func fields(sr gmp.Series) map[string]string {
 	f := map[string]string{"metric.type": metricType(sr), "resource.type": prometheusTarget}
 	sr.Labels.Range(func(l labels.Label) {
 		switch {
-		case l.Name == labels.MetricName:
+		case l.Name == model.MetricNameLabel:
 		case slices.Contains(resourceLabels, l.Name):
 			f["resource.labels."+l.Name] = l.Value
 		default:
@@ -58,7 +59,7 @@ func split(sr gmp.Series) (metric, resource map[string]string) {
 	metric, resource = map[string]string{}, map[string]string{}
 	sr.Labels.Range(func(l labels.Label) {
 		switch {
-		case l.Name == labels.MetricName:
+		case l.Name == model.MetricNameLabel:
 		case slices.Contains(resourceLabels, l.Name):
 			resource[l.Name] = l.Value
 		default:
@@ -99,7 +100,7 @@ func describe(project string, sr gmp.Series, keys []string) descriptor {
 	t := metricType(sr)
 	d := descriptor{Name: "projects/" + project + "/metricDescriptors/" + t, Type: t,
 		MetricKind: metricKind(sr.Kind), ValueType: "DOUBLE", MonitoredResourceTypes: []string{prometheusTarget},
-		Description: "Prometheus metric " + sr.Labels.Get(labels.MetricName) + " (the twin's Managed Prometheus emulation)."}
+		Description: "Prometheus metric " + sr.Labels.Get(model.MetricNameLabel) + " (the twin's Managed Prometheus emulation)."}
 	for _, k := range keys {
 		d.Labels = append(d.Labels, labelDesc{Key: k})
 	}

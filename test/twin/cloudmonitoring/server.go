@@ -7,8 +7,7 @@
 // servers (googleauth.Tokens) names an identity, which must hold a role
 // with the call's permission in the local IAM policy; a call without a
 // token is the local user (gcloud's user, who owns the project in the
-// local Google API server). Errors have Google's JSON shape. See the README
-// section "The local GKE twin".
+// local Google API server). Errors have Google's JSON shape. See docs/twin.md.
 package cloudmonitoring
 
 import (

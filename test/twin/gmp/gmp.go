@@ -3,7 +3,7 @@
 // and ClusterRules, scrapes the selected pods through their loopback
 // targets, attaches GMP's target labels, evaluates recording rules with the
 // real PromQL engine and keeps everything in a Store that stands in for
-// Cloud Monitoring. See the README section "The twin's metrics pipeline".
+// Cloud Monitoring. See docs/twin.md.
 package gmp
 
 import (

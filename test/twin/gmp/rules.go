@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -134,7 +135,7 @@ func (c *Collector) evalRule(ctx context.Context, engine *promql.Engine, r recor
 	}
 	for _, s := range vec {
 		lb := labels.NewBuilder(s.Metric)
-		lb.Set(labels.MetricName, r.record)
+		lb.Set(model.MetricNameLabel, r.record)
 		r.labels.Range(func(l labels.Label) { lb.Set(l.Name, l.Value) })
 		c.Store.Append(lb.Labels(), Gauge, now.UnixMilli(), s.F)
 	}

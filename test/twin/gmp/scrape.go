@@ -136,10 +136,10 @@ func seriesLabels(s sample, targetLabels labels.Labels, cfgs []*relabel.Config) 
 		}
 		b.Set(name, v)
 	}
-	b.Set(labels.MetricName, s.name)
+	b.Set(model.MetricNameLabel, s.name)
 	if !relabel.ProcessBuilder(b, cfgs...) {
 		return labels.EmptyLabels(), false
 	}
 	lset := b.Labels()
-	return lset, lset.Get(labels.MetricName) != ""
+	return lset, lset.Get(model.MetricNameLabel) != ""
 }

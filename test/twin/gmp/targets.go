@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -151,7 +152,7 @@ func (c *Collector) scrapeLoop(ctx context.Context, t *target) {
 		} else {
 			lastErr = ""
 		}
-		upLabels := labels.NewBuilder(t.labels).Set(labels.MetricName, "up").Labels()
+		upLabels := labels.NewBuilder(t.labels).Set(model.MetricNameLabel, "up").Labels()
 		c.Store.Append(upLabels, Gauge, now.UnixMilli(), up)
 		select {
 		case <-ctx.Done():

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,9 +45,6 @@ type endpoints struct {
 	slices   cache.SharedIndexInformer
 	portName string
 	next     atomic.Uint64
-	mu       sync.Mutex
-	version  string
-	cached   []endpoint
 }
 
 func watchEndpoints(ctx context.Context, t Target) (*endpoints, error) {

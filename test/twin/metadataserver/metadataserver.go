@@ -2,7 +2,7 @@
 // HTTP server per pod, answering the paths Google's client libraries read
 // (project, cluster name and location, zone, hostname, and the default
 // service account's e-mail and access token), with Workload Identity's
-// rules for the token. See the README section "The local GKE twin".
+// rules for the token. See docs/twin.md.
 package metadataserver
 
 import (

@@ -291,8 +291,9 @@ spec:
 // name shape or a port name is refused by the API server.
 func TestCRDRefusesWhatGKEDoesNotDocument(t *testing.T) {
 	for name, spec := range map[string]string{
-		"upper-case gauge name": "port: 8081\n        metrics:\n        - gauge:\n            name: Running\n            prometheusMetricName: vllm:num_requests_running",
-		"port name":             "port: metrics\n        metrics:\n        - gauge:\n            name: running\n            prometheusMetricName: vllm:num_requests_running",
+		"digit-first gauge name": "port: 8081\n        metrics:\n        - gauge:\n            name: 1running\n            prometheusMetricName: vllm:num_requests_running",
+		"upper-case gauge name":  "port: 8081\n        metrics:\n        - gauge:\n            name: Running\n            prometheusMetricName: vllm:num_requests_running",
+		"port name":              "port: metrics\n        metrics:\n        - gauge:\n            name: running\n            prometheusMetricName: vllm:num_requests_running",
 	} {
 		obj := "apiVersion: autoscaling.gke.io/v1beta1\nkind: AutoscalingMetric\nmetadata:\n  name: bad\n  namespace: default\nspec:\n  metrics:\n  - pod:\n      selector:\n        matchLabels:\n          app: x\n      containers:\n      - endpoint:\n          " + spec + "\n"
 		if out, err := env.Kubectl(context.Background(), obj, "apply", "--dry-run=server", "-f", "-"); err == nil {

@@ -3,13 +3,16 @@ package native_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/native"
 	"github.com/infer-hpa/kubectl-infer-hpa/test/twin/pipeline/adaptertest"
@@ -124,6 +127,15 @@ func TestSetupNativeBadInput(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q: want one line with %q", name, code, msg, c.want)
 		}
 	}
+	// Another team's AutoscalingMetric already exposes 20 gauges: GKE's
+	// Preview limit per cluster (the twin reports 1.35.2).
+	full := foreignAutoscalingMetric(t, "native-other", native.MaxMetrics)
+	code, _, errOut := setup(t, "-n", ns, "--deployment", "vllm-gemma-deployment", "--metrics-port", "8081", "--path", "native")
+	msg := strings.TrimSpace(errOut)
+	want := "--path native: the cluster's other AutoscalingMetrics expose 20 unique metrics and this adds 1, over GKE's limit of 20 per cluster"
+	if code == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, want) {
+		t.Errorf("over GKE's limit: exit %d, stderr %q: want one line with %q", code, msg, want)
+	}
 	hpas, err := tw.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil || len(hpas.Items) != 0 {
 		t.Errorf("bad input wrote HPAs: %v %v", err, hpas)
@@ -135,4 +147,44 @@ func TestSetupNativeBadInput(t *testing.T) {
 	if l, err := dyn.Resource(native.GVR).Namespace(ns).List(context.Background(), metav1.ListOptions{}); err != nil || len(l.Items) != 0 {
 		t.Errorf("bad input wrote AutoscalingMetrics: %v %v", err, l)
 	}
+	got, err := dyn.Resource(native.GVR).Namespace(full.GetNamespace()).Get(context.Background(), full.GetName(), metav1.GetOptions{})
+	if err != nil || got.GetResourceVersion() != full.GetResourceVersion() {
+		t.Errorf("the other team's AutoscalingMetric changed: %v", err)
+	}
+}
+
+// foreignAutoscalingMetric creates, in namespace ns, an AutoscalingMetric
+// that is not ours exposing n gauges, and deletes it (and ns) when the test
+// ends: while it exists the cluster is at GKE's limit.
+func foreignAutoscalingMetric(t *testing.T, ns string, n int) *unstructured.Unstructured {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := tw.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var gauges []any
+	for i := range n {
+		gauges = append(gauges, map[string]any{"gauge": map[string]any{"name": fmt.Sprintf("queue-%d", i), "prometheusMetricName": fmt.Sprintf("queue_%d", i)}})
+	}
+	am := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "autoscaling.gke.io/v1beta1", "kind": "AutoscalingMetric",
+		"metadata": map[string]any{"name": "theirs", "namespace": ns},
+		"spec": map[string]any{"metrics": []any{map[string]any{"pod": map[string]any{
+			"selector":   map[string]any{"matchLabels": map[string]any{"app": "worker"}},
+			"containers": []any{map[string]any{"endpoint": map[string]any{"port": int64(9090), "path": "/metrics"}, "metrics": gauges}},
+		}}}},
+	}}
+	dyn, err := dynamicClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := dyn.Resource(native.GVR).Namespace(ns).Create(ctx, am, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = dyn.Resource(native.GVR).Namespace(ns).Delete(ctx, "theirs", metav1.DeleteOptions{})
+		_ = tw.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	})
+	return created
 }

@@ -17,16 +17,18 @@ import (
 
 // Model is the events panel.
 type Model struct {
-	styles theme.Styles
-	snap   *watch.Snapshot
-	vp     viewport.Model
+	styles  theme.Styles
+	snap    *watch.Snapshot
+	vp      viewport.Model
+	entries []entry
 }
+
+// entry is one event before wrapping: its age column and the rest.
+type entry struct{ prefix, body string }
 
 // New returns an empty events panel.
 func New(s theme.Styles) *Model {
-	vp := viewport.New()
-	vp.SoftWrap = true
-	return &Model{styles: s, vp: vp}
+	return &Model{styles: s, vp: viewport.New()}
 }
 
 // Title implements components.Component.
@@ -41,9 +43,9 @@ func (m *Model) Title() string {
 func (m *Model) SetSnapshot(s *watch.Snapshot) {
 	m.snap = s
 	st := m.styles
-	var lines []string
+	m.entries = m.entries[:0]
 	if s.EventsError != "" && len(s.Events) == 0 {
-		lines = append(lines, st.Warn.Render("! "+s.EventsError))
+		m.entries = append(m.entries, entry{body: st.Warn.Render("! " + s.EventsError)})
 	}
 	for _, e := range s.Events {
 		reason := st.OK.Render(e.Reason)
@@ -54,11 +56,23 @@ func (m *Model) SetSnapshot(s *watch.Snapshot) {
 		if e.Count > 1 {
 			count = st.Dim.Render(fmt.Sprintf(" ×%d", e.Count))
 		}
-		lines = append(lines, fmt.Sprintf("%s %s%s %s %s", st.Dim.Render(fmt.Sprintf("%6s", components.Age(s.Time.Sub(e.Time)))),
-			reason, count, st.Dim.Render(shortKind(e.Object)+":"), e.Message))
+		m.entries = append(m.entries, entry{
+			prefix: st.Dim.Render(fmt.Sprintf("%6s", components.Age(s.Time.Sub(e.Time)))) + " ",
+			body:   fmt.Sprintf("%s%s %s %s", reason, count, st.Dim.Render(shortKind(e.Object)+":"), e.Message),
+		})
 	}
-	if len(lines) == 0 {
-		lines = append(lines, st.Dim.Render("no events yet"))
+	if len(m.entries) == 0 {
+		m.entries = append(m.entries, entry{body: st.Dim.Render("no events yet")})
+	}
+	m.render()
+}
+
+// render wraps the entries at the panel's width, each under its own
+// reason column.
+func (m *Model) render() {
+	var lines []string
+	for _, e := range m.entries {
+		lines = append(lines, components.Hanging(e.prefix, e.body, m.vp.Width())...)
 	}
 	m.vp.SetContentLines(lines)
 }
@@ -78,6 +92,7 @@ func shortKind(obj string) string {
 func (m *Model) SetSize(w, h int) {
 	m.vp.SetWidth(w)
 	m.vp.SetHeight(h)
+	m.render()
 }
 
 // Update implements components.Component: arrows, pgup/pgdn scroll.

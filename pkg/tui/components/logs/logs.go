@@ -26,6 +26,8 @@ type Model struct {
 	filter  string
 	w, h    int
 	shown   int
+	// tail is the offset render last scrolled to while following.
+	tail int
 }
 
 // New returns an empty log panel.
@@ -33,9 +35,9 @@ func New(s theme.Styles) *Model {
 	in := textinput.New()
 	in.Prompt = "/"
 	in.Placeholder = "filter (enter to apply, esc to clear)"
-	vp := viewport.New()
-	vp.SoftWrap = true // adapter errors are long; the part that matters is often at the end
-	return &Model{styles: s, vp: vp, input: in}
+	// Adapter errors are long and the part that matters is often at the
+	// end: render wraps each line under its text, not under the pod name.
+	return &Model{styles: s, vp: viewport.New(), input: in}
 }
 
 // Title implements components.Component.
@@ -88,13 +90,15 @@ func (m *Model) layout() {
 	m.vp.SetHeight(max(h, 0))
 }
 
-// render refills the viewport, staying at the bottom (follow mode) unless
-// the user scrolled up.
+// render refills the viewport, following the newest line unless the user
+// scrolled up. Following shows the bottom, or the newest entry from its
+// first line when it is taller than the panel (a long 403 keeps its pod and
+// its "!").
 func (m *Model) render() {
 	if m.snap == nil {
 		return
 	}
-	follow := m.vp.AtBottom() || m.shown == 0
+	follow := m.shown == 0 || m.vp.AtBottom() || m.vp.YOffset() == m.tail
 	st := m.styles
 	var lines []string
 	if m.snap.NoAdapter != "" { // the native path: no adapter log to show, and why
@@ -104,28 +108,30 @@ func (m *Model) render() {
 	}
 	for _, msg := range []string{m.snap.AdapterError, m.snap.LogsError} {
 		if msg != "" {
-			lines = append(lines, st.Warn.Render("! "+msg))
+			lines = append(lines, components.Hanging("", st.Warn.Render("! "+msg), m.w)...)
 		}
 	}
 	if len(m.snap.AdapterPods) == 0 && m.snap.AdapterError == "" {
-		lines = append(lines, st.Dim.Render("no adapter pods found (see --adapter-namespace / --adapter-selector)"))
+		lines = append(lines, components.Hanging("", st.Dim.Render("no adapter pods found (see --adapter-namespace / --adapter-selector)"), m.w)...)
 	}
 	f := strings.ToLower(m.filter)
+	newest := len(lines)
 	for _, l := range m.snap.Logs {
 		if f != "" && !strings.Contains(strings.ToLower(l.Text), f) && !strings.Contains(strings.ToLower(l.Pod), f) {
 			continue
 		}
-		pod := st.Dim.Render(components.ShortPod(l.Pod, 10))
+		pod, text := st.Dim.Render(components.ShortPod(l.Pod, 10))+" ", l.Text
 		if l.Error {
-			lines = append(lines, pod+" "+st.Err.Render("! "+l.Text))
-		} else {
-			lines = append(lines, pod+" "+l.Text)
+			text = st.Err.Render("! " + l.Text)
 		}
+		newest = len(lines)
+		lines = append(lines, components.Hanging(pod, text, m.w)...)
 	}
 	m.shown = len(lines)
 	m.vp.SetContentLines(lines)
 	if follow {
-		m.vp.GotoBottom()
+		m.tail = min(max(len(lines)-m.vp.Height(), 0), newest)
+		m.vp.SetYOffset(m.tail)
 	}
 }
 

@@ -5,6 +5,7 @@ package scaling
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,30 +67,61 @@ func (m *Model) View() string {
 	return strings.Join(lines, "\n")
 }
 
-// conditions renders one line per condition, or all on one line when compact.
+// conditions renders one line per condition, or all on one line when
+// compact: there the failing and notable ones come first with their reasons,
+// the normal ones only by name, so a narrow panel cuts the least news.
 func (m *Model) conditions(cs []watch.Condition, compact bool) []string {
-	st := m.styles
 	var out []string
-	for _, c := range cs {
-		mark := st.OK.Render("✓")
-		// ScalingLimited=True is the notable state; for the others False is.
-		bad := (c.Type == "ScalingLimited") == (c.Status == "True")
-		if bad {
-			mark = st.Warn.Render("✗")
+	if !compact {
+		for _, c := range cs {
+			mark, reason := m.marked(c)
+			out = append(out, fmt.Sprintf("%s %-14s %s", mark, c.Type, reason))
 		}
-		if c.Status == "Unknown" {
-			mark = st.Dim.Render("?")
-		}
-		if compact {
-			out = append(out, mark+c.Type+"("+c.Reason+")")
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s %-14s %s", mark, c.Type, st.Dim.Render(c.Reason)))
+		return out
 	}
-	if compact && len(out) > 0 {
-		return []string{strings.Join(out, " ")}
+	if len(cs) == 0 {
+		return nil
 	}
-	return out
+	sorted := slices.Clone(cs)
+	slices.SortStableFunc(sorted, func(a, b watch.Condition) int { return rank(a) - rank(b) })
+	for _, c := range sorted {
+		mark, reason := m.marked(c)
+		if c.Verdict() == watch.Normal {
+			out = append(out, mark+c.Type)
+		} else {
+			out = append(out, mark+c.Type+"("+reason+")")
+		}
+	}
+	return []string{strings.Join(out, " ")}
+}
+
+// marked is a condition's mark and styled reason by what it means, not by
+// its True/False: ScalingLimited=False and ScaledToZero=False are normal.
+func (m *Model) marked(c watch.Condition) (mark, reason string) {
+	st := m.styles
+	switch c.Verdict() {
+	case watch.Notable:
+		return st.Accent.Render("•"), st.Accent.Render(c.Reason)
+	case watch.Failing:
+		return st.Err.Render("✗"), st.Err.Render(c.Reason)
+	case watch.Unknown:
+		return st.Dim.Render("?"), st.Dim.Render(c.Reason)
+	}
+	return st.OK.Render("✓"), st.Dim.Render(c.Reason)
+}
+
+// rank orders conditions for the compact line: failing, notable, unknown,
+// normal.
+func rank(c watch.Condition) int {
+	switch c.Verdict() {
+	case watch.Failing:
+		return 0
+	case watch.Notable:
+		return 1
+	case watch.Unknown:
+		return 2
+	}
+	return 3
 }
 
 func (m *Model) chart(h int) string {

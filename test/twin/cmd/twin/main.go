@@ -1,4 +1,4 @@
-// Command twin starts and stops the local GKE twin (see README).
+// Command twin starts and stops the local GKE twin (see docs/twin.md).
 //
 //	twin up   [--state-dir D] [--kubeconfig-out F] [flags]  start in the background, print the kubeconfig
 //	twin env  [--state-dir D]                               print `export KUBECONFIG=...`

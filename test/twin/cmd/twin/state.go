@@ -72,6 +72,9 @@ type clusterFlags struct {
 	// local Google API server).
 	metrics        bool
 	ingestionDelay time.Duration
+	// backOff, maxBackOff: the adapter container's restart back-off
+	// (0: a kubelet's 10s doubling to 5m).
+	backOff, maxBackOff time.Duration
 }
 
 const (
@@ -93,7 +96,7 @@ func (f *clusterFlags) options() twin.Options {
 		o.Simulate = &sim
 	}
 	if f.metrics || f.demo {
-		o.Metrics = &twin.MetricsOptions{IngestionDelay: f.ingestionDelay}
+		o.Metrics = &twin.MetricsOptions{IngestionDelay: f.ingestionDelay, BackOff: f.backOff, MaxBackOff: f.maxBackOff}
 	}
 	o.GoogleAPI = o.GoogleAPI || f.demo || f.metrics
 	return o
@@ -119,6 +122,8 @@ func (f *clusterFlags) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.opts.ProjectNumber, "project-number", twin.DefaultProjectNumber, "number of --project in the local Google API server")
 	fs.BoolVar(&f.metrics, "metrics", false, "run the metrics pipeline: Managed Prometheus emulation, local Cloud Monitoring, and the real Stackdriver adapter for the pods of the adapter Deployment you apply (implies --google-api)")
 	fs.DurationVar(&f.ingestionDelay, "ingestion-delay", 0, "with --metrics: how long a scraped point takes to become queryable (Cloud Monitoring's lag)")
+	fs.DurationVar(&f.backOff, "adapter-backoff", 0, "with --metrics: the adapter container's first restart back-off (default 10s, a kubelet's)")
+	fs.DurationVar(&f.maxBackOff, "adapter-max-backoff", 0, "with --metrics: the cap of the adapter container's doubling restart back-off (default 5m, a kubelet's)")
 }
 
 // addDemoFlag adds --demo (up and run only).
@@ -141,6 +146,7 @@ func (f *clusterFlags) args() []string {
 	a = append(a, "--simulate="+strconv.FormatBool(f.simulate), "--sim-speed="+strconv.FormatFloat(f.sim.Speed, 'g', -1, 64),
 		"--model-load-delay="+f.sim.ModelLoadDelay.String(), "--legacy-vllm-metrics="+strconv.FormatBool(f.sim.LegacyMetrics),
 		"--google-api="+strconv.FormatBool(o.GoogleAPI), "--project-number="+strconv.FormatInt(o.ProjectNumber, 10),
-		"--demo="+strconv.FormatBool(f.demo), "--metrics="+strconv.FormatBool(f.metrics), "--ingestion-delay="+f.ingestionDelay.String())
+		"--demo="+strconv.FormatBool(f.demo), "--metrics="+strconv.FormatBool(f.metrics), "--ingestion-delay="+f.ingestionDelay.String(),
+		"--adapter-backoff="+f.backOff.String(), "--adapter-max-backoff="+f.maxBackOff.String())
 	return a
 }

@@ -1,4 +1,4 @@
-package preflight
+package discover
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
 
 // GKE's managed DCGM exporter (GKE >= 1.32.1-gke.1357000).
@@ -51,18 +49,4 @@ func ManagedDCGM(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 		return false, nil // no Managed Prometheus: the CRD check says so
 	}
 	return len(cpms.Items) > 0, nil
-}
-
-// ChooseDCGM is --dcgm when the user did not give it: GKE's exporter when
-// it runs, else our own if a GPU metric needs one, else off.
-func ChooseDCGM(managed bool, metrics []kustomize.Metric) string {
-	if managed {
-		return kustomize.DCGMManaged
-	}
-	for _, m := range metrics {
-		if k, ok := kustomize.LookupMetric(m.Name); ok && k.NeedsDCGM {
-			return kustomize.DCGMSelf
-		}
-	}
-	return kustomize.DCGMOff
 }

@@ -1,15 +1,13 @@
-// Package gcp gives the custom-metrics Stackdriver adapter its Google
-// identity (Workload Identity) through the IAM v1 and Cloud Resource Manager
-// v1 APIs, safely and idempotently: read-modify-write of policies with the
-// etag and policy version 3, only our member added to (or removed from) our
-// role, retries with bounded backoff, and errors that say what to do.
-//
-// It is cobra-free: the setup, render and cleanup commands build a Config,
-// check it with Config.Validate (or the single-field validators), then call
-// Ensure, Remove or GcloudCommands.
-package gcp
+// Package identity is who the custom-metrics Stackdriver adapter is to
+// Google Cloud: the Workload Identity modes (--wi-mode), their defaults, the
+// validators of project IDs and service account names, the IAM member
+// strings and the Google service account's e-mail. It is a leaf: the
+// renderer (pkg/kustomize) and the IAM client (pkg/gcp) both import it, and
+// it imports no Google API client.
+package identity
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -37,28 +35,20 @@ const (
 
 // Defaults for Config.
 const (
-	DefaultMode      = ModePrincipal
-	DefaultGSAName   = "metrics-adapter-gsa"
+	DefaultMode    = ModePrincipal
+	DefaultGSAName = "metrics-adapter-gsa"
+	// DefaultNamespace is the adapter's namespace, and DefaultKSA the name
+	// of its Kubernetes service account, Deployment and Service (the one
+	// our APIServices point at), as upstream's manifest names them.
 	DefaultNamespace = "custom-metrics"
 	DefaultKSA       = "custom-metrics-stackdriver-adapter"
 
-	// RoleMonitoringViewer lets the adapter read Cloud Monitoring.
-	RoleMonitoringViewer = "roles/monitoring.viewer"
-	// RoleWorkloadIdentityUser lets a KSA impersonate a GSA.
-	RoleWorkloadIdentityUser = "roles/iam.workloadIdentityUser"
-
 	// KSAAnnotation is the annotation setup puts on the KSA in gsa mode.
 	KSAAnnotation = "iam.gke.io/gcp-service-account"
-
-	// createdByMarker in a GSA's description marks it as created by this
-	// tool; cleanup deletes only such accounts.
-	createdByMarker = "[managed-by=kubectl-infer-hpa]"
-	gsaDisplayName  = "Custom metrics Stackdriver adapter"
-	gsaDescription  = "Reads Cloud Monitoring for the custom-metrics Stackdriver adapter. " + createdByMarker
 )
 
 // Modes lists the valid --wi-mode values.
-var Modes = []Mode{ModePrincipal, ModeGSA, ModeNone}
+func Modes() []Mode { return []Mode{ModePrincipal, ModeGSA, ModeNone} }
 
 // Config says which identity to set up for which adapter.
 type Config struct {
@@ -89,18 +79,10 @@ type Config struct {
 
 // WithDefaults fills empty fields with the defaults.
 func (c Config) WithDefaults() Config {
-	if c.Mode == "" {
-		c.Mode = DefaultMode
-	}
-	if c.GSAName == "" {
-		c.GSAName = DefaultGSAName
-	}
-	if c.Namespace == "" {
-		c.Namespace = DefaultNamespace
-	}
-	if c.KSA == "" {
-		c.KSA = DefaultKSA
-	}
+	c.Mode = cmp.Or(c.Mode, DefaultMode)
+	c.GSAName = cmp.Or(c.GSAName, DefaultGSAName)
+	c.Namespace = cmp.Or(c.Namespace, DefaultNamespace)
+	c.KSA = cmp.Or(c.KSA, DefaultKSA)
 	return c
 }
 
@@ -138,7 +120,7 @@ func (c Config) Validate() error {
 
 // ParseMode parses a --wi-mode value.
 func ParseMode(s string) (Mode, error) {
-	for _, m := range Modes {
+	for _, m := range Modes() {
 		if string(m) == s {
 			return m, nil
 		}
@@ -232,10 +214,12 @@ func (c Config) GSAEmail() string {
 // PrincipalMember is the IAM member of the adapter's KSA in principal mode;
 // it needs ProjectNumber.
 func (c Config) PrincipalMember() string {
-	return principalMember(c, fmt.Sprint(c.ProjectNumber))
+	return c.PrincipalMemberOf(fmt.Sprint(c.ProjectNumber))
 }
 
-func principalMember(c Config, number string) string {
+// PrincipalMemberOf is PrincipalMember with the pool project's number given
+// as text, e.g. "$PROJECT_NUMBER" in a shell command.
+func (c Config) PrincipalMemberOf(number string) string {
 	return fmt.Sprintf("principal://iam.googleapis.com/projects/%s/locations/global/workloadIdentityPools/%s/subject/ns/%s/sa/%s",
 		number, c.WorkloadPool(), c.Namespace, c.KSA)
 }

@@ -1,4 +1,4 @@
-package preflight
+package discover
 
 import (
 	"context"
@@ -12,29 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
-
-	"github.com/infer-hpa/kubectl-infer-hpa/pkg/kustomize"
 )
-
-func TestChooseDCGM(t *testing.T) {
-	running := []kustomize.Metric{{Name: "running"}}
-	gpu := []kustomize.Metric{{Name: "running"}, {Name: "gpu-util"}}
-	cases := []struct {
-		managed bool
-		metrics []kustomize.Metric
-		want    string
-	}{
-		{true, running, kustomize.DCGMManaged},
-		{true, gpu, kustomize.DCGMManaged},
-		{false, gpu, kustomize.DCGMSelf},
-		{false, running, kustomize.DCGMOff},
-	}
-	for _, c := range cases {
-		if got := ChooseDCGM(c.managed, c.metrics); got != c.want {
-			t.Errorf("ChooseDCGM(%v, %v) = %s, want %s", c.managed, c.metrics, got, c.want)
-		}
-	}
-}
 
 func TestManagedDCGMFindsGKEsExporterPods(t *testing.T) {
 	ctx := context.Background()
