@@ -145,8 +145,11 @@ func TestProposalTolerance(t *testing.T) {
 
 func TestParseExposition(t *testing.T) {
 	e := parseExposition("# HELP x\nvllm:num_requests_running{a=\"1\",b=\"x y\"} 2\nvllm:num_requests_running{a=\"2\"} 3 1700000000\nbad line\n")
-	if e["vllm:num_requests_running"] != 5 || len(e) != 1 {
+	if e["vllm:num_requests_running"] != 5 {
 		t.Errorf("got %v", e)
+	}
+	if e := parseExposition("<html>not found</html>"); has(e, "vllm:num_requests_running") {
+		t.Errorf("an HTML page parsed as %v", e)
 	}
 }
 

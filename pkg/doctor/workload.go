@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/discover"
+	"github.com/infer-hpa/kubectl-infer-hpa/pkg/promtext"
 )
 
 // Scraper reads a pod's Prometheus endpoint.
@@ -122,32 +122,9 @@ func (s *state) scrape(ctx context.Context, pod string) (string, error) {
 type exposition map[string]float64
 
 func parseExposition(text string) exposition {
-	out := exposition{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest := line, ""
-		if i := strings.IndexAny(line, "{ "); i >= 0 {
-			name, rest = line[:i], line[i:]
-		}
-		if j := strings.LastIndex(rest, "}"); j >= 0 {
-			rest = rest[j+1:]
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		out[name] += v
-	}
-	return out
+	// A malformed line ends the parse: the families before it are kept.
+	sums, _ := promtext.Sums([]byte(text))
+	return exposition(sums)
 }
 
 // servedMetrics is what the first ready pod's /metrics exposes; ok is false
