@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/gcp"
 	"github.com/infer-hpa/kubectl-infer-hpa/pkg/identity"
-	"github.com/infer-hpa/kubectl-infer-hpa/test/twinrun"
 )
 
 // EnvDoctorAdapterCapture names a file TestDoctorAdapterBreaks writes its
@@ -39,30 +36,9 @@ const EnvDoctorAdapterCapture = "INFER_HPA_DOCTOR_ADAPTER_CAPTURE"
 // policies gets [skip] lines naming the missing permission, and exit 0.
 func TestDoctorAdapterBreaks(t *testing.T) {
 	needE2E(t)
-	dir := t.TempDir()
-	state, kubeconfig := filepath.Join(dir, "twin"), filepath.Join(dir, "kubeconfig")
-	twinBin, err := twinrun.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	began := time.Now()
-	out, err := exec.Command(twinBin, "up", "--demo", "--state-dir", state, "--kubeconfig-out", kubeconfig,
-		"--hpa-sync-period", "2s", "--model-load-delay", "1s").CombinedOutput()
-	if err != nil {
-		t.Fatalf("twin up --demo: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(twinBin, "down", "--state-dir", state).CombinedOutput(); err != nil {
-			t.Errorf("twin down: %v\n%s", err, out)
-		}
-	})
+	kubeconfig, kube := demoTwin(t, "--hpa-sync-period", "2s", "--model-load-delay", "1s")
 	t.Logf("twin up --demo in %s", time.Since(began).Round(time.Millisecond))
-	setEnvFile(t, filepath.Join(state, "twin.env"))
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube := kubernetes.NewForConfigOrDie(cfg)
 	waitVLLMReady(t, kube)
 	const ns = "default"
 	r := plugin(t, kubeconfig, "setup", "-n", ns, "--metric", "running=4", "--behavior", "tutorial",
